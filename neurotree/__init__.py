@@ -1,0 +1,29 @@
+"""neurotree: a differentiable brain-dynamics simulator and model zoo on JAX."""
+
+import importlib.util as _importlib_util
+import pathlib as _pathlib
+import sys as _sys
+
+from . import channels as channels, integrators as integrators, neurons as neurons, surrogate as surrogate
+from ._core import DynamicalSystem as DynamicalSystem
+from ._simulate import simulate as simulate
+
+
+def _source_tree_kernels() -> None:
+    # Installed (wheel or editable), `neurotree.kernels` is found as usual. In a bare source
+    # checkout the folder sits beside this package, as `kernels/`; load it under the same name.
+    if _importlib_util.find_spec("neurotree.kernels") is not None:
+        return
+    init = _pathlib.Path(__file__).resolve().parent.parent / "kernels" / "__init__.py"
+    spec = _importlib_util.spec_from_file_location(
+        "neurotree.kernels", init, submodule_search_locations=[str(init.parent)]
+    )
+    module = _importlib_util.module_from_spec(spec)
+    _sys.modules["neurotree.kernels"] = module
+    spec.loader.exec_module(module)
+
+
+_source_tree_kernels()
+from . import kernels as kernels  # noqa: E402
+
+__version__ = "0.1.0"

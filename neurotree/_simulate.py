@@ -1,0 +1,265 @@
+"""`nt.simulate`: the clock-driven scan runner."""
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import ArrayLike, PRNGKeyArray, PyTree
+
+from ._core import concrete
+
+# Device memory for the records of one chunk when `simulate` runs eagerly; records of finished
+# chunks are moved to host memory, so device memory does not grow with the length of the run.
+_CHUNK_BYTES = 64 * 2**20
+# With `progress=True` the bar advances at least this many times.
+_PROGRESS_UPDATES = 100
+
+_INPUTS_HELP = (
+    "inputs must be None, a constant PyTree (broadcast to every step), a PyTree whose array "
+    "leaves all have a leading time axis of length n_steps, or a callable inputs(t). To pass "
+    "an array whose first axis happens to equal n_steps as a constant, pass `lambda t: x`."
+)
+
+
+def _default_monitor(state, outputs):
+    return outputs
+
+
+def _is_traced(tree) -> bool:
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(tree))
+
+
+def _resolve_steps(dt, duration, n_steps) -> int:
+    if (duration is None) == (n_steps is None):
+        raise ValueError(
+            f"simulate(duration={duration!r}, n_steps={n_steps!r}): give exactly one of "
+            "duration (ms) or n_steps."
+        )
+    if n_steps is not None:
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 1:
+            raise ValueError(f"simulate(n_steps={n_steps!r}): n_steps must be a positive integer.")
+        return int(n_steps)
+    d, h = concrete(duration), concrete(dt)
+    if d is None or h is None:
+        raise ValueError(
+            "simulate(duration=...): duration and dt must be concrete numbers (the number of "
+            "steps fixes the scan length); pass n_steps= when dt is traced."
+        )
+    n = round(float(d) / float(h))
+    if n < 1 or not math.isclose(n * float(h), float(d), rel_tol=1e-6, abs_tol=1e-9):
+        raise ValueError(
+            f"simulate(duration={float(d)!r}, dt={float(h)!r}): duration must be a positive "
+            "whole number of steps dt."
+        )
+    return n
+
+
+def _classify_inputs(inputs, n_steps: int) -> str:
+    if inputs is None:
+        return "none"
+    if callable(inputs) and not isinstance(inputs, eqx.Module | jax.Array | np.ndarray):
+        return "fn"
+    leaves = [x for x in jax.tree.leaves(inputs) if eqx.is_array_like(x)]
+    shapes = [np.shape(x) for x in leaves]
+    timed = [len(s) >= 1 and s[0] == n_steps for s in shapes]
+    if leaves and all(timed):
+        return "series"
+    if not any(timed):
+        return "const"
+    raise ValueError(
+        f"simulate: some input leaves have a leading axis of n_steps={n_steps} and some do not "
+        f"(shapes {shapes}). {_INPUTS_HELP}"
+    )
+
+
+def _run(
+    model,
+    state,
+    series,
+    const,
+    fn,
+    monitor,
+    first_step,
+    dt,
+    t0,
+    key,
+    *,
+    n_records: int,
+    every: int,
+):
+    """Scan `n_records` blocks of `every` steps, recording `monitor` after each block."""
+
+    def input_at(x, t):
+        if fn is not None:
+            return fn(t)
+        return x if series is not None else const
+
+    def step(carry, x):
+        state, _, i = carry
+        t = t0 + i * dt
+        k = None if key is None else jax.random.fold_in(key, i)
+        state, out = model(state, input_at(x, t), t=t, dt=dt, key=k)
+        return (state, out, i + 1), None
+
+    i0 = jnp.asarray(first_step, jnp.int32)
+    x0 = None if series is None else jax.tree.map(lambda x: x[0, 0], series)
+    out_shape = jax.eval_shape(
+        lambda: model(state, input_at(x0, t0), t=t0, dt=dt, key=None if key is None else key)[1]
+    )
+    out0 = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out_shape)
+
+    def block(carry, xs):
+        carry, _ = jax.lax.scan(step, carry, xs, length=every)
+        state, out, _ = carry
+        return carry, monitor(state, out)
+
+    (state, _, _), records = jax.lax.scan(block, (state, out0, i0), series, length=n_records)
+    return state, records
+
+
+_run_jit = eqx.filter_jit(_run)
+
+
+def simulate(
+    model: Callable[..., tuple[Any, Any]],
+    state: PyTree,
+    inputs: PyTree | Callable[[ArrayLike], PyTree] | None = None,
+    *,
+    dt: ArrayLike,
+    duration: ArrayLike | None = None,
+    n_steps: int | None = None,
+    t0: ArrayLike = 0.0,
+    monitor: Callable[[PyTree, PyTree], PyTree] | None = None,
+    every: int = 1,
+    key: PRNGKeyArray | None = None,
+    progress: bool = False,
+    chunk_size: int | None = None,
+) -> tuple[PyTree, PyTree]:
+    """Run `model` for `n_steps` steps of `dt` ms from `state`; return `(state, records)`.
+
+    Step n (n = 0, 1, ...) advances from t0 + n dt to t0 + (n + 1) dt with
+    `model(state, input_n, t=t0 + n dt, dt=dt, key=fold_in(key, n))`.
+
+    **Arguments:**
+    - `inputs`: None; a constant PyTree given to every step; a PyTree whose array leaves all have
+      a leading time axis of length n_steps (step n gets index n); or a callable `inputs(t)`
+      evaluated inside the scan.
+    - `duration` (ms) or `n_steps`: exactly one; duration must be a whole number of steps.
+    - `monitor(state, outputs) -> PyTree`: what to record (default: the outputs).
+    - `every`: record after steps every, 2 every, ... (times t0 + every dt, ...); must divide
+      n_steps so that no step goes unrecorded silently.
+    - `key`: the run's PRNG key; each step gets `jax.random.fold_in(key, n)`, so results do not
+      depend on chunking. Stochastic models raise without one.
+    - `progress`: show a tqdm bar of the simulated time (needs `simulate` to run eagerly).
+    - `chunk_size`: steps per compiled call when running eagerly (a multiple of `every`); by
+      default chosen so that one chunk's records take at most 64 MiB of device memory.
+
+    Records have a leading time axis of length n_steps // every. Called eagerly, the run is
+    compiled once per chunk length and records stream to host memory chunk by chunk; under
+    `jax.jit`, `jax.grad` or `eqx.filter_vmap` it is one `lax.scan`.
+    """
+    if not callable(model):
+        raise ValueError(f"simulate: model must be a DynamicalSystem; got {type(model).__name__}.")
+    h = concrete(dt)
+    if h is not None and not (h.ndim == 0 and h > 0):
+        raise ValueError(f"simulate(dt={dt!r}): dt must be a positive scalar step in ms.")
+    n = _resolve_steps(dt, duration, n_steps)
+    if isinstance(every, bool) or not isinstance(every, int | np.integer) or every < 1:
+        raise ValueError(f"simulate(every={every!r}): every must be a positive integer.")
+    if n % every:
+        raise ValueError(
+            f"simulate(n_steps={n}, every={every}): n_steps must be a multiple of every, "
+            f"otherwise the last {n % every} steps would run unrecorded."
+        )
+    kind = _classify_inputs(inputs, n)
+    monitor = _default_monitor if monitor is None else monitor
+    n_records = n // every
+    fn = inputs if kind == "fn" else None
+    const = inputs if kind == "const" else None
+    series = inputs if kind == "series" else None
+    dt = jnp.asarray(dt, dtype=jnp.result_type(float))
+    t0 = jnp.asarray(t0, dtype=dt.dtype)
+
+    def blocks(x, start, stop):
+        return x[start * every : stop * every].reshape((stop - start, every) + x.shape[1:])
+
+    traced = _is_traced((model, state, inputs, key, dt, t0))
+    if traced:
+        if progress:
+            raise ValueError(
+                "simulate(progress=True) needs an eager call: it cannot report progress from "
+                "inside jax.jit / grad / vmap. Call simulate outside the transform or drop "
+                "progress."
+            )
+        if series is not None:
+            series = jax.tree.map(lambda x: blocks(jnp.asarray(x), 0, n_records), series)
+        return _run(
+            model, state, series, const, fn, monitor, 0, dt, t0, key,
+            n_records=n_records, every=every,
+        )  # fmt: skip
+
+    per_chunk = _records_per_chunk(
+        model, state, series, const, fn, monitor, dt, t0, key, n_records, every, chunk_size,
+        progress,
+    )  # fmt: skip
+    bar = _progress_bar(n * float(dt)) if progress else None
+    chunks = []
+    start = 0
+    while start < n_records:
+        stop = min(start + per_chunk, n_records)
+        xs = None if series is None else jax.tree.map(lambda x: blocks(x, start, stop), series)
+        state, records = _run_jit(
+            model, state, xs, const, fn, monitor, jnp.int32(start * every), dt, t0, key,
+            n_records=stop - start, every=every,
+        )  # fmt: skip
+        chunks.append(jax.device_get(records))
+        if bar is not None:
+            bar.update((stop - start) * every * float(dt))
+        start = stop
+    if bar is not None:
+        bar.close()
+    records = jax.tree.map(lambda *xs: jnp.asarray(np.concatenate(xs)), *chunks)
+    return state, records
+
+
+def _records_per_chunk(
+    model, state, series, const, fn, monitor, dt, t0, key, n_records, every, chunk_size, progress
+) -> int:
+    if chunk_size is not None:
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer):
+            raise ValueError(f"simulate(chunk_size={chunk_size!r}): expected an integer.")
+        if chunk_size < every or chunk_size % every:
+            raise ValueError(
+                f"simulate(chunk_size={chunk_size}, every={every}): chunk_size must be a "
+                "positive multiple of every."
+            )
+        return chunk_size // every
+    xs = None if series is None else jax.tree.map(lambda x: x[:every].reshape((1, every) + x.shape[1:]), series)
+    shapes = jax.eval_shape(
+        lambda m, s: _run(m, s, xs, const, fn, monitor, 0, dt, t0, key, n_records=1, every=every)[1],
+        model,
+        state,
+    )
+    record_bytes = sum(s.size * s.dtype.itemsize for s in jax.tree.leaves(shapes))
+    per_chunk = max(1, min(n_records, _CHUNK_BYTES // max(1, record_bytes)))
+    if progress:
+        per_chunk = min(per_chunk, max(1, math.ceil(n_records / _PROGRESS_UPDATES)))
+    n_chunks = math.ceil(n_records / per_chunk)
+    return math.ceil(n_records / n_chunks)
+
+
+def _progress_bar(total_ms: float):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError as e:
+        raise ImportError(
+            "simulate(progress=True) needs tqdm: pip install 'neurotree[progress]'."
+        ) from e
+    return tqdm(total=total_ms, unit="ms", desc="simulated", bar_format=_BAR_FORMAT)
+
+
+_BAR_FORMAT = "{desc}: {n:.1f}/{total:.1f} ms |{bar}| [{elapsed}<{remaining}]"

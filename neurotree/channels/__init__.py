@@ -1,0 +1,1 @@
+"""Ion channels composed into conductance-based neurons (`nt.neurons.CondNeuron`)."""
