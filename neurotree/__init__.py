@@ -4,7 +4,13 @@ import importlib.util as _importlib_util
 import pathlib as _pathlib
 import sys as _sys
 
-from . import channels as channels, integrators as integrators, neurons as neurons, surrogate as surrogate
+from . import (
+    channels as channels,
+    inputs as inputs,
+    integrators as integrators,
+    neurons as neurons,
+    surrogate as surrogate,
+)
 from ._core import DynamicalSystem as DynamicalSystem
 from ._simulate import simulate as simulate
 

@@ -95,8 +95,8 @@ def check_dt(owner: str, dt) -> None:
 
 
 def broadcast_input(owner: str, name: str, x, shape: tuple[int, ...]) -> Float[Array, "..."]:
-    """Broadcast an input (a scalar or an array) to the state's `shape`, or raise naming both."""
-    x = jnp.asarray(x)
+    """Broadcast an input (None for none, a scalar or an array) to the state's `shape`."""
+    x = jnp.asarray(0.0 if x is None else x)
     if not jnp.issubdtype(x.dtype, jnp.floating):
         x = x.astype(jnp.result_type(float))
     try:

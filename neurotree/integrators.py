@@ -50,7 +50,7 @@ def _diagonal_jacobian(f: Callable[[PyTree], PyTree], y: PyTree) -> tuple[PyTree
 
 
 class ExponentialEuler(diffrax.AbstractItoSolver):
-    """Exponential Euler: exact for linear dynamics, first order otherwise.
+    """Exponential Euler: exact for linear dynamics, first order (at least) otherwise.
 
     For dy/dt = f(t, y), with a = diag(df/dy) evaluated at the step's start,
 
@@ -61,6 +61,8 @@ class ExponentialEuler(diffrax.AbstractItoSolver):
     step, so it is stable for any dt. The diagonal is taken per leaf of y, element by element, so
     elements within a leaf must be uncoupled (true of neuron populations; not of a rate network
     with recurrent weights inside one leaf, where it remains a consistent first-order method).
+    Where the Jacobian is exactly diagonal and f does not depend on t, using the exact diagonal
+    makes it the exponential Rosenbrock-Euler method, which is second order.
 
     With a `diffrax.MultiTerm(ODETerm, noise_term)` it solves an SDE: the drift as above plus the
     Ito (Euler-Maruyama) increment of the noise term (strong order 0.5).
@@ -89,10 +91,13 @@ class ExponentialEuler(diffrax.AbstractItoSolver):
             drift, *noise = terms.terms
         else:
             drift, noise = terms, []
-        if not isinstance(drift, diffrax.ODETerm):
+        inner = drift
+        while hasattr(inner, "term") and hasattr(inner, "direction"):
+            inner = inner.term  # diffeqsolve wraps each term to handle the time direction
+        if not isinstance(inner, diffrax.ODETerm):
             raise ValueError(
                 f"ExponentialEuler needs an ODETerm (or a MultiTerm whose first term is the "
-                f"ODETerm drift); got {type(drift).__name__}."
+                f"ODETerm drift); got {type(inner).__name__}."
             )
         dt = drift.contr(t0, t1)
         f0, a = _diagonal_jacobian(lambda y: drift.vf(t0, y, args), y0)

@@ -16,7 +16,7 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from ._core import check, param
 
@@ -30,7 +30,7 @@ class SpikeFunction(eqx.Module):
     def derivative(self, x: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         """The surrogate derivative d spike / d x used in the backward pass."""
 
-    def __call__(self, x: Float[ArrayLike, "*shape"]) -> Float[Array, "*shape"]:
+    def __call__(self, x: Real[ArrayLike, "*shape"]) -> Float[Array, "*shape"]:
         x = jnp.asarray(x)
         if not jnp.issubdtype(x.dtype, jnp.floating):
             x = x.astype(jnp.result_type(float))

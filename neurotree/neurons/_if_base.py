@@ -54,13 +54,15 @@ def fire(
 
     `refractory` is the refractory time left (ms). A neuron with time left holds `v_start`; a
     spike at the end of step n holds v for the next round(tau_ref / dt) steps. The reset
-    v -> v_reset is written v - spike * (v - v_reset) so gradients flow through the spike
-    (unless `detach_reset`).
+    v -> v_reset is written (1 - spike) v + spike v_reset so gradients flow through the spike
+    (unless `detach_reset`); unlike v - spike (v - v_reset) it lands exactly on v_reset however
+    far a step overshoots the threshold (exponential and quadratic models can overshoot by
+    orders of magnitude within one step).
     """
     in_ref = refractory > 0.5 * dt
     v = jnp.where(in_ref, v_start, v_step)
     spike = spike_fn(v - v_th)
     gate = jax.lax.stop_gradient(spike) if detach_reset else spike
-    v = v - gate * (v - v_reset)
+    v = (1.0 - gate) * v + gate * v_reset
     refractory = jnp.where(spike > 0, tau_ref, jnp.maximum(refractory - dt, 0.0))
     return v, spike, refractory
