@@ -168,3 +168,40 @@ def test_noise_without_key_raises():
     model = GeometricNoise(sigma=1.0, solver=diffrax.Euler())
     with pytest.raises(ValueError, match="no key"):
         model(model.init_state((2,)), None, t=0.0, dt=0.1)
+
+
+@pytest.mark.parametrize(
+    "solver,order,dts",
+    [
+        (diffrax.Euler(), 1, [0.1, 0.05, 0.025, 0.0125]),
+        (ExponentialEuler(), 1, [0.1, 0.05, 0.025, 0.0125]),
+        (diffrax.Heun(), 2, [0.2, 0.1, 0.05, 0.025]),
+        (diffrax.Tsit5(), 5, [1.0, 0.5, 0.25, 0.125]),
+        (diffrax.Dopri5(), 5, [1.0, 0.5, 0.25, 0.125]),
+    ],
+    ids=["Euler", "ExponentialEuler", "Heun", "Tsit5", "Dopri5"],
+)
+def test_global_convergence_order_on_fitzhugh_nagumo(solver, order, dts):
+    """Global error at t = 20 of the clock-driven runner against a tight Dopri8 reference."""
+    T, current = 20.0, 0.5
+    with jax.enable_x64(True):
+        model = nt.neurons.FitzHughNagumo(1, solver=solver)
+        y0 = nt.neurons.FitzHughNagumoState(v=jnp.array([-1.0]), w=jnp.array([0.5]), carry=None)
+        ref = diffrax.diffeqsolve(
+            diffrax.ODETerm(model.vector_field), diffrax.Dopri8(), 0.0, T, 0.01,
+            (y0.v, y0.w), jnp.array([current]),
+            stepsize_controller=diffrax.PIDController(rtol=1e-13, atol=1e-13),
+            max_steps=100_000,
+        )  # fmt: skip
+        exact = np.array([float(ref.ys[0][-1, 0]), float(ref.ys[1][-1, 0])])
+        errs = []
+        for dt in dts:
+            start = model.init_state()
+            start = eqx.tree_at(lambda s: (s.v, s.w), start, (y0.v, y0.w))
+            state, _ = nt.simulate(model, start, current, dt=dt, duration=T)
+            errs.append(np.max(np.abs(np.array([float(state.v[0]), float(state.w[0])]) - exact)))
+        slope = np.polyfit(np.log(dts), np.log(errs), 1)[0]
+    if order >= 4:
+        assert slope >= 4.0 - 0.3, (slope, errs)
+    else:
+        assert abs(slope - order) < 0.3, (slope, errs)
