@@ -41,7 +41,12 @@ def concrete(x) -> np.ndarray | None:
 
 def as_shape(owner: str, size) -> tuple[int, ...]:
     """Normalise `size` (an int or a tuple of ints) to a shape, or raise naming `owner`."""
-    shape = (size,) if isinstance(size, int | np.integer) else tuple(size) if _is_seq(size) else None
+    if isinstance(size, int | np.integer):
+        shape = (size,)
+    elif isinstance(size, tuple | list):
+        shape = tuple(size)
+    else:
+        shape = None
     if (
         shape is None
         or len(shape) == 0
@@ -53,10 +58,6 @@ def as_shape(owner: str, size) -> tuple[int, ...]:
             "integers."
         )
     return tuple(int(s) for s in shape)
-
-
-def _is_seq(x) -> bool:
-    return isinstance(x, tuple | list)
 
 
 def param(

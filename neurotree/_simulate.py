@@ -211,7 +211,11 @@ def simulate(
     start = 0
     while start < n_records:
         stop = min(start + per_chunk, n_records)
-        xs = None if series is None else jax.tree.map(lambda x: blocks(x, start, stop), series)
+        xs = (
+            None
+            if series is None
+            else jax.tree.map(lambda x, a=start, b=stop: blocks(x, a, b), series)
+        )
         state, records = _run_jit(
             model, state, xs, const, fn, monitor, jnp.int32(start * every), dt, t0, key,
             n_records=stop - start, every=every,
@@ -238,12 +242,15 @@ def _records_per_chunk(
                 "positive multiple of every."
             )
         return chunk_size // every
-    xs = None if series is None else jax.tree.map(lambda x: x[:every].reshape((1, every) + x.shape[1:]), series)
-    shapes = jax.eval_shape(
-        lambda m, s: _run(m, s, xs, const, fn, monitor, 0, dt, t0, key, n_records=1, every=every)[1],
-        model,
-        state,
-    )
+
+    def first_record(model, state):
+        xs = None if series is None else jax.tree.map(lambda x: x[None, :every], series)
+        _, records = _run(
+            model, state, xs, const, fn, monitor, 0, dt, t0, key, n_records=1, every=every
+        )
+        return records
+
+    shapes = jax.eval_shape(first_record, model, state)
     record_bytes = sum(s.size * s.dtype.itemsize for s in jax.tree.leaves(shapes))
     per_chunk = max(1, min(n_records, _CHUNK_BYTES // max(1, record_bytes)))
     if progress:

@@ -43,7 +43,7 @@ def _diagonal_jacobian(f: Callable[[PyTree], PyTree], y: PyTree) -> tuple[PyTree
     fy, lin = jax.linearize(f, y)
     leaves, treedef = jax.tree.flatten(y)
     diag = []
-    for i, leaf in enumerate(leaves):
+    for i in range(len(leaves)):
         tangent = [jnp.ones_like(x) if j == i else jnp.zeros_like(x) for j, x in enumerate(leaves)]
         diag.append(jax.tree.leaves(lin(jax.tree.unflatten(treedef, tangent)))[i])
     return fy, jax.tree.unflatten(treedef, diag)
@@ -191,8 +191,5 @@ def integrate(
         y1, _, _, _, _ = solver.step(terms, t0, t1, y0, args, None, False)
         return y1, None
     made_jump = tree_any_differs(y0, carry.y) | tree_any_differs(args, carry.args)
-    y1, _, _, solver_state, _ = solver.step(
-        terms, t0, t1, y0, args, carry.solver_state, made_jump
-    )
+    y1, _, _, solver_state, _ = solver.step(terms, t0, t1, y0, args, carry.solver_state, made_jump)
     return y1, StepCarry(solver_state=solver_state, y=y1, args=args)
-

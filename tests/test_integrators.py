@@ -36,7 +36,9 @@ def test_exponential_euler_handles_pytrees_and_zero_rate():
         m, x = y
         return alpha * (1 - m) - beta * m, jnp.ones_like(x) * 3.0
 
-    y1, _ = integrate(ExponentialEuler(), vf, 0.0, 0.4, (jnp.array(0.1), jnp.array(1.0)), None, None)
+    y1, _ = integrate(
+        ExponentialEuler(), vf, 0.0, 0.4, (jnp.array(0.1), jnp.array(1.0)), None, None
+    )
     m_inf, tau = alpha / (alpha + beta), 1 / (alpha + beta)
     np.testing.assert_allclose(float(y1[0]), m_inf + (0.1 - m_inf) * np.exp(-0.4 / tau), rtol=1e-6)
     np.testing.assert_allclose(float(y1[1]), 1.0 + 3.0 * 0.4, rtol=1e-6)
@@ -50,7 +52,7 @@ def _order(solver, term, y0, t1, exact, dts):
     errs = []
     for dt in dts:
         sol = diffrax.diffeqsolve(term, solver, 0.0, t1, dt, y0)
-        errs.append(float(np.max(np.abs(np.asarray(jax.tree.leaves(sol.ys)) [:, -1] - exact))))
+        errs.append(float(np.max(np.abs(np.asarray(jax.tree.leaves(sol.ys))[:, -1] - exact))))
     return np.polyfit(np.log(dts), np.log(errs), 1)[0]
 
 
@@ -116,7 +118,9 @@ def test_fsal_cache_reused_only_when_valid():
 
 
 @pytest.mark.parametrize(
-    "solver", [ExponentialEuler(), diffrax.Euler(), diffrax.Heun()], ids=["ExpEuler", "Euler", "Heun"]
+    "solver",
+    [ExponentialEuler(), diffrax.Euler(), diffrax.Heun()],
+    ids=["ExpEuler", "Euler", "Heun"],
 )
 def test_ou_process_reaches_stationary_mean_and_variance(solver):
     mean, sigma, tau = 1.5, 0.8, 5.0

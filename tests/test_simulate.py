@@ -131,9 +131,7 @@ def test_grad_matches_analytic_subthreshold_response():
     g_model, g_current = jax.grad(final_v, argnums=(0, 1))(model, jnp.asarray(I))
     tol = dict(rtol=1e-4) if g_current.dtype == jnp.float32 else dict(rtol=1e-10)
     np.testing.assert_allclose(float(g_current), R * (1 - np.exp(-T / tau)), **tol)
-    np.testing.assert_allclose(
-        float(g_model.tau), -R * I * T * np.exp(-T / tau) / tau**2, **tol
-    )
+    np.testing.assert_allclose(float(g_model.tau), -R * I * T * np.exp(-T / tau) / tau**2, **tol)
 
 
 def test_vmap_parameter_sweep_equals_loop():
@@ -198,9 +196,7 @@ def test_input_shape_mismatch_raises():
 def test_progress_under_jit_raises():
     m = nt.neurons.LIF(3)
     with pytest.raises(ValueError, match="progress=True"):
-        jax.jit(lambda c: nt.simulate(m, m.init_state(), c, dt=0.1, n_steps=10, progress=True))(
-            1.0
-        )
+        jax.jit(lambda c: nt.simulate(m, m.init_state(), c, dt=0.1, n_steps=10, progress=True))(1.0)
 
 
 def test_stochastic_model_without_key_raises():
