@@ -23,7 +23,14 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray, PyTree
 
 from ._core import require_key, tree_any_differs
 
-__all__ = ["DiagonalNoise", "ExponentialEuler", "StepCarry", "init_carry", "integrate"]
+__all__ = [
+    "DiagonalNoise",
+    "ExponentialEuler",
+    "ExponentialRK2",
+    "StepCarry",
+    "init_carry",
+    "integrate",
+]
 
 
 def _phi1(z: Array) -> Array:
@@ -31,6 +38,14 @@ def _phi1(z: Array) -> Array:
     small = jnp.abs(z) < 1e-4
     z_safe = jnp.where(small, 1.0, z)
     return jnp.where(small, 1.0 + z / 2 + z * z / 6, jnp.expm1(z_safe) / z_safe)
+
+
+def _phi2(z: Array) -> Array:
+    """(exp(z) - 1 - z) / z^2, accurate and differentiable at z = 0."""
+    small = jnp.abs(z) < 1e-2
+    z_safe = jnp.where(small, 1.0, z)
+    series = 0.5 + z / 6 + z * z / 24 + z * z * z / 120
+    return jnp.where(small, series, (jnp.expm1(z_safe) - z_safe) / (z_safe * z_safe))
 
 
 def _diagonal_jacobian(f: Callable[[PyTree], PyTree], y: PyTree) -> tuple[PyTree, PyTree]:
@@ -87,29 +102,76 @@ class ExponentialEuler(diffrax.AbstractItoSolver):
 
     def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
         del solver_state, made_jump
-        if isinstance(terms, diffrax.MultiTerm):
-            drift, *noise = terms.terms
-        else:
-            drift, noise = terms, []
-        inner = drift
-        while hasattr(inner, "term") and hasattr(inner, "direction"):
-            inner = inner.term  # diffeqsolve wraps each term to handle the time direction
-        if not isinstance(inner, diffrax.ODETerm):
-            raise ValueError(
-                f"ExponentialEuler needs an ODETerm (or a MultiTerm whose first term is the "
-                f"ODETerm drift); got {type(inner).__name__}."
-            )
+        drift, noise = _split_terms(terms, type(self).__name__)
         dt = drift.contr(t0, t1)
         f0, a = _diagonal_jacobian(lambda y: drift.vf(t0, y, args), y0)
         y1 = jax.tree.map(lambda y, f, ai: y + dt * _phi1(ai * dt) * f, y0, f0, a)
-        for term in noise:
-            dy = term.vf_prod(t0, y0, args, term.contr(t0, t1))
-            y1 = jax.tree.map(jnp.add, y1, dy)
-        dense_info = dict(y0=y0, y1=y1)
-        return y1, None, dense_info, None, diffrax.RESULTS.successful
+        y1 = _add_noise(y1, noise, t0, t1, y0, args)
+        return y1, None, dict(y0=y0, y1=y1), None, diffrax.RESULTS.successful
 
     def func(self, terms, t0, y0, args):
         return terms.vf(t0, y0, args)
+
+
+class ExponentialRK2(ExponentialEuler):
+    """Second-order exponential Runge-Kutta (ETD2RK) with the diagonal linear part of f.
+
+    With a = diag(df/dy) at the step's start and N(y) = f(y) - a y the remainder,
+
+        u  = y0 + dt * phi1(a dt) * f(t0, y0)
+        y1 = u + dt * phi2(a dt) * (f(t1, u) - f(t0, y0) - a (u - y0)),
+        phi2(z) = (exp(z) - 1 - z) / z^2.
+
+    Exact for linear dynamics with a diagonal Jacobian, second order in general (including the
+    coupling between leaves that ExponentialEuler treats only to first order), and stable for
+    stiff diagonal parts such as fast gating variables: the choice for conductance-based neurons,
+    where it is accurate at dt = 0.01-0.05 ms and still stable at 0.1 ms. Two evaluations of f
+    per step. Noise, as for ExponentialEuler, adds an Ito (Euler-Maruyama) increment.
+
+    Reference: Cox & Matthews (2002), Exponential time differencing for stiff systems,
+    J Comput Phys 176:430-455; Hochbruck & Ostermann (2010), Acta Numerica 19:209-286.
+    """
+
+    def order(self, terms):
+        return 2
+
+    def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
+        del solver_state, made_jump
+        drift, noise = _split_terms(terms, type(self).__name__)
+        dt = drift.contr(t0, t1)
+        f0, a = _diagonal_jacobian(lambda y: drift.vf(t0, y, args), y0)
+        u = jax.tree.map(lambda y, f, ai: y + dt * _phi1(ai * dt) * f, y0, f0, a)
+        f1 = drift.vf(t1, u, args)
+        y1 = jax.tree.map(
+            lambda u, y, f0, f1, ai: u + dt * _phi2(ai * dt) * (f1 - f0 - ai * (u - y)),
+            u, y0, f0, f1, a,
+        )  # fmt: skip
+        y1 = _add_noise(y1, noise, t0, t1, y0, args)
+        return y1, None, dict(y0=y0, y1=y1), None, diffrax.RESULTS.successful
+
+
+def _split_terms(terms, solver_name: str):
+    """(drift, [noise terms]) from an ODETerm or a MultiTerm(ODETerm, noise...)."""
+    if isinstance(terms, diffrax.MultiTerm):
+        drift, *noise = terms.terms
+    else:
+        drift, noise = terms, []
+    inner = drift
+    while hasattr(inner, "term") and hasattr(inner, "direction"):
+        inner = inner.term  # diffeqsolve wraps each term to handle the time direction
+    if not isinstance(inner, diffrax.ODETerm):
+        raise ValueError(
+            f"{solver_name} needs an ODETerm (or a MultiTerm whose first term is the "
+            f"ODETerm drift); got {type(inner).__name__}."
+        )
+    return drift, noise
+
+
+def _add_noise(y1, noise, t0, t1, y0, args):
+    for term in noise:
+        dy = term.vf_prod(t0, y0, args, term.contr(t0, t1))
+        y1 = jax.tree.map(jnp.add, y1, dy)
+    return y1
 
 
 class DiagonalNoise(diffrax.AbstractTerm):

@@ -6,17 +6,18 @@ import numpy as np
 import pytest
 
 import neurotree as nt
-from neurotree.integrators import ExponentialEuler, init_carry, integrate
+from neurotree.integrators import ExponentialEuler, ExponentialRK2, init_carry, integrate
 
 
-def test_exponential_euler_is_exact_for_linear_dynamics():
+@pytest.mark.parametrize("solver", [ExponentialEuler(), ExponentialRK2()], ids=["EE", "ERK2"])
+def test_exponential_solvers_are_exact_for_linear_dynamics(solver):
     # dy/dt = a (y - b) + c with per-element a: y(t) = b - c/a + (y0 - b + c/a) exp(a t).
     with jax.enable_x64(True):
         a = jnp.array([-0.1, -2.0, -50.0, 0.3])
         b, c, y0 = jnp.array([1.0, -3.0, 0.5, 2.0]), jnp.array([0.2, 1.0, -4.0, 0.1]), 0.7
         term = diffrax.ODETerm(lambda t, y, args: a * (y - b) + c)
         sol = diffrax.diffeqsolve(
-            term, ExponentialEuler(), t0=0.0, t1=2.8, dt0=0.7, y0=jnp.full(4, y0),
+            term, solver, t0=0.0, t1=2.8, dt0=0.7, y0=jnp.full(4, y0),
             saveat=diffrax.SaveAt(steps=True),
         )  # fmt: skip
         ts = np.asarray(sol.ts)[: int(sol.stats["num_steps"]), None]
@@ -74,6 +75,9 @@ def test_exponential_euler_order_on_nonlinear_dynamics():
         exact = np.array([float(ref.ys[0][-1]), float(ref.ys[1][-1])])
         slope = _order(ExponentialEuler(), term, (1.0, 0.0), 2.0, exact, dts)
         assert abs(slope - 1.0) < 0.3, slope
+        # ExponentialRK2 (ETD2RK) is second order with the coupling included.
+        slope = _order(ExponentialRK2(), term, (1.0, 0.0), 2.0, exact, dts)
+        assert abs(slope - 2.0) < 0.3, slope
 
 
 def test_exponential_euler_rejects_non_ode_drift():
@@ -179,11 +183,12 @@ def test_noise_without_key_raises():
     [
         (diffrax.Euler(), 1, [0.1, 0.05, 0.025, 0.0125]),
         (ExponentialEuler(), 1, [0.1, 0.05, 0.025, 0.0125]),
+        (ExponentialRK2(), 2, [0.2, 0.1, 0.05, 0.025]),
         (diffrax.Heun(), 2, [0.2, 0.1, 0.05, 0.025]),
         (diffrax.Tsit5(), 5, [1.0, 0.5, 0.25, 0.125]),
         (diffrax.Dopri5(), 5, [1.0, 0.5, 0.25, 0.125]),
     ],
-    ids=["Euler", "ExponentialEuler", "Heun", "Tsit5", "Dopri5"],
+    ids=["Euler", "ExponentialEuler", "ExponentialRK2", "Heun", "Tsit5", "Dopri5"],
 )
 def test_global_convergence_order_on_fitzhugh_nagumo(solver, order, dts):
     """Global error at t = 20 of the clock-driven runner against a tight Dopri8 reference."""

@@ -4,9 +4,10 @@ applied after each solver step."""
 import diffrax
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
-from .._core import check, param
+from .._core import check, concrete, param
 from ..surrogate import SpikeFunction
 
 
@@ -16,14 +17,20 @@ def check_if_params(owner: str, shape, v_reset, v_th, tau_ref) -> tuple[Array, A
     v_th = param(owner, "v_th", v_th, shape)
     tau_ref = param(owner, "tau_ref", tau_ref, shape)
     check(owner, "tau_ref", tau_ref, lambda v: v >= 0, "a non-negative time in ms")
-    check(
-        owner,
-        "v_reset",
-        v_reset - v_th,
-        lambda d: d < 0,
-        f"below v_th (v_th={v_th!r})",
-    )
+    check_below(owner, "v_reset", v_reset, "v_th", v_th)
     return v_reset, v_th, tau_ref
+
+
+def check_below(owner: str, low_name: str, low, high_name: str, high) -> None:
+    """Raise `ValueError` unless `low < high` (when both are concrete), naming both values."""
+    lo, hi = concrete(low), concrete(high)
+    if lo is not None and hi is not None and not np.all(lo < hi):
+        # str() of a NumPy scalar prints a float32 0.1 as 0.1, not 0.10000000149011612.
+        shown = [str(x[()]) if x.ndim == 0 else str(x) for x in (lo, hi)]
+        raise ValueError(
+            f"{owner}({low_name}={shown[0]}, {high_name}={shown[1]}): {low_name} must be "
+            f"below {high_name}."
+        )
 
 
 def check_solver(owner: str, solver, spike_fn) -> None:
