@@ -7,6 +7,9 @@ import pytest
 import neurotree as nt
 from neurotree.channels import IK_HH, IK_M, ICaL, ICaT, ILeak, INa_HH, IonChannel
 
+# Precision-sensitive: CI runs this module again with JAX_ENABLE_X64=1.
+pytestmark = pytest.mark.x64
+
 X64 = jax.config.jax_enable_x64
 RTOL = 1e-10 if X64 else 2e-5
 V = np.array([-100.0, -85.0, -70.0, -62.0, -47.0, -33.0, -20.0, -5.0, 10.0, 35.0])

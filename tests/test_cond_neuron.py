@@ -8,6 +8,9 @@ import pytest
 import neurotree as nt
 from neurotree.channels import IK_HH, IK_M, ICaT, ILeak, INa_HH
 
+# Precision-sensitive: CI runs this module again with JAX_ENABLE_X64=1.
+pytestmark = pytest.mark.x64
+
 X64 = jax.config.jax_enable_x64
 
 
@@ -25,13 +28,20 @@ def _hh_channels(**kw):
 
 @pytest.mark.parametrize(
     "solver",
-    [nt.integrators.ExponentialEuler(), diffrax.Tsit5(), diffrax.Heun()],
-    ids=["ExponentialEuler", "Tsit5", "Heun"],
+    [
+        nt.integrators.ExponentialRK2(),
+        nt.integrators.ExponentialEuler(),
+        diffrax.Tsit5(),
+        diffrax.Heun(),
+    ],
+    ids=["ExponentialRK2", "ExponentialEuler", "Tsit5", "Heun"],
 )
 def test_hh_channels_reproduce_hh(solver):
     # The same equations, assembled from channels: identical trajectories over 50 ms of spiking.
-    # (In float32, 1-ulp differences are amplified to ~3e-3 mV by the spikes; the two agree to
-    # the last bit because both add the currents in the same order, K + L + Na.)
+    # (In float32, 1-ulp differences are amplified to ~3e-3 mV by the spikes. Both add the
+    # currents in the same order, K + L + Na, so most solvers agree to the last bit; under
+    # ExponentialRK2 XLA fuses the two models' Jacobian-diagonal products differently and the
+    # float32 runs differ by 3.2e-3 mV, while in float64 they agree exactly.)
     current = jnp.array([0.0, 5.0, 10.0, 20.0])
     hh = nt.neurons.HH(4, solver=solver)
     cond = nt.neurons.CondNeuron(4, _hh_channels(), solver=solver)
@@ -42,7 +52,8 @@ def test_hh_channels_reproduce_hh(solver):
     _, (v_cond, sp_cond) = nt.simulate(
         cond, s_cond, current, dt=0.01, duration=50.0, monitor=_v_and_spike
     )
-    assert float(jnp.abs(v_hh - v_cond).max()) < (1e-8 if X64 else 1e-4)
+    tol = 1e-8 if X64 else 1e-2 if isinstance(solver, nt.integrators.ExponentialRK2) else 1e-4
+    assert float(jnp.abs(v_hh - v_cond).max()) < tol
     np.testing.assert_array_equal(sp_hh, sp_cond)
     assert sp_hh[:, 2].sum() >= 3
 

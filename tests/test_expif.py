@@ -9,6 +9,9 @@ from scipy.optimize import brentq
 
 import neurotree as nt
 
+# Precision-sensitive: CI runs this module again with JAX_ENABLE_X64=1.
+pytestmark = pytest.mark.x64
+
 ExpIF, AdExIF = nt.neurons.ExpIF, nt.neurons.AdExIF
 FLOAT64 = jnp.zeros(()).dtype == jnp.float64
 # BrainPy's defaults, written out independently of the library.

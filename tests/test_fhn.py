@@ -8,6 +8,9 @@ from scipy.integrate import solve_ivp
 
 import neurotree as nt
 
+# Precision-sensitive: CI runs this module again with JAX_ENABLE_X64=1.
+pytestmark = pytest.mark.x64
+
 X64 = jax.config.jax_enable_x64
 
 # The FitzHugh-Nagumo equations with FitzHugh's parameters, typed out independently.

@@ -7,6 +7,9 @@ from scipy.integrate import solve_ivp
 
 import neurotree as nt
 
+# Precision-sensitive: CI runs this module again with JAX_ENABLE_X64=1.
+pytestmark = pytest.mark.x64
+
 GIF = nt.neurons.GIF
 FLOAT64 = jnp.zeros(()).dtype == jnp.float64
 # Mihalas & Niebur (2009) Table 1 in ms and mV (BrainPy's GIF defaults), written out here.

@@ -11,6 +11,9 @@ from scipy.optimize import brentq
 import neurotree as nt
 from neurotree.channels._hh import alpha_m, alpha_n
 
+# Precision-sensitive: CI runs this module again with JAX_ENABLE_X64=1.
+pytestmark = pytest.mark.x64
+
 X64 = jax.config.jax_enable_x64
 
 

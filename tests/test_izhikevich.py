@@ -6,6 +6,9 @@ import pytest
 
 import neurotree as nt
 
+# Precision-sensitive: CI runs this module again with JAX_ENABLE_X64=1.
+pytestmark = pytest.mark.x64
+
 Izhikevich = nt.neurons.Izhikevich
 # (a, b, c, d) of Izhikevich (2003), Fig. 2.
 TYPES = {

@@ -7,6 +7,9 @@ import pytest
 
 import neurotree as nt
 
+# Precision-sensitive: CI runs this module again with JAX_ENABLE_X64=1.
+pytestmark = pytest.mark.x64
+
 LIF = nt.neurons.LIF
 FLOAT64 = jnp.zeros(()).dtype == jnp.float64
 
@@ -255,3 +258,21 @@ def test_tsit5_state_is_reinitialised_after_reset():
     expected = LIF(2, tau_ref=0.0)  # ExponentialEuler is exact for the LIF membrane
     exact = run(expected)
     np.testing.assert_allclose(np.asarray(carried), np.asarray(exact), atol=1e-3)
+
+
+def test_default_gradients_stay_finite_over_long_runs():
+    # With the reset passing gradient, each near-threshold step multiplies the gradient by
+    # 1 - spike_fn'(v - v_th) (v - v_reset), down to -19 for Sigmoid(4) and a 20 mV reset: over
+    # 1000 steps it overflows. The default detaches the reset (as snnTorch does; Zenke & Vogels
+    # 2021, Neural Comput 33:899), so a long run gives finite, non-zero gradients.
+    def loss(current, detach):
+        m = LIF(2, tau_ref=1.0, detach_reset=detach)
+        _, v = nt.simulate(m, m.init_state(), current, dt=0.1, n_steps=2000,
+                           monitor=lambda s, o: s.v)  # fmt: skip
+        return v.sum()
+
+    current = jnp.array([25.0, 40.0])
+    assert LIF(2).detach_reset
+    g = jax.grad(loss)(current, True)
+    assert np.all(np.isfinite(np.asarray(g))) and np.all(np.asarray(g) != 0)
+    assert not np.all(np.isfinite(np.asarray(jax.grad(loss)(current, False))))

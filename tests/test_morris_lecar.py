@@ -9,6 +9,9 @@ from scipy.optimize import brentq
 
 import neurotree as nt
 
+# Precision-sensitive: CI runs this module again with JAX_ENABLE_X64=1.
+pytestmark = pytest.mark.x64
+
 X64 = jax.config.jax_enable_x64
 
 # The Morris-Lecar equations with BrainPy's defaults, typed out independently of the library.

@@ -6,6 +6,9 @@ import pytest
 
 import neurotree as nt
 
+# Precision-sensitive: CI runs this module again with JAX_ENABLE_X64=1.
+pytestmark = pytest.mark.x64
+
 QuaIF = nt.neurons.QuaIF
 FLOAT64 = jnp.zeros(()).dtype == jnp.float64
 # BrainPy's defaults, written out independently of the library.

@@ -10,6 +10,9 @@ import pytest
 
 import neurotree as nt
 
+# Precision-sensitive: CI runs this module again with JAX_ENABLE_X64=1.
+pytestmark = pytest.mark.x64
+
 
 class Recorder(nt.DynamicalSystem):
     """A test model whose state counts steps and whose output reports (t, dt, input, noise)."""

@@ -7,6 +7,9 @@ import pytest
 
 import neurotree as nt
 
+# Precision-sensitive: CI runs this module again with JAX_ENABLE_X64=1.
+pytestmark = pytest.mark.x64
+
 S = nt.surrogate
 
 

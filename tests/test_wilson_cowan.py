@@ -8,6 +8,9 @@ from scipy.optimize import fsolve
 
 import neurotree as nt
 
+# Precision-sensitive: CI runs this module again with JAX_ENABLE_X64=1.
+pytestmark = pytest.mark.x64
+
 X64 = jax.config.jax_enable_x64
 
 # BrainPy's defaults, and Wilson & Cowan's (1972) limit-cycle set (their c1..c4 = 16, 12, 15, 3;

@@ -112,7 +112,7 @@ class ExpIF(DynamicalSystem):
         *,
         spike_fn: SpikeFunction = Sigmoid(),
         solver: diffrax.AbstractSolver = diffrax.Heun(),
-        detach_reset: bool = False,
+        detach_reset: bool = True,
     ):
         self.size = as_shape("ExpIF", size)
         self.v_rest = param("ExpIF", "v_rest", v_rest, self.size)
@@ -238,7 +238,7 @@ class AdExIF(DynamicalSystem):
         *,
         spike_fn: SpikeFunction = Sigmoid(),
         solver: diffrax.AbstractSolver = diffrax.Heun(),
-        detach_reset: bool = False,
+        detach_reset: bool = True,
     ):
         self.size = as_shape("AdExIF", size)
         self.v_rest = param("AdExIF", "v_rest", v_rest, self.size)

@@ -90,7 +90,7 @@ class GIF(DynamicalSystem):
         *,
         spike_fn: SpikeFunction = Sigmoid(),
         solver: diffrax.AbstractSolver = ExponentialEuler(),
-        detach_reset: bool = False,
+        detach_reset: bool = True,
     ):
         owner = "GIF"
         self.size = as_shape(owner, size)

@@ -71,7 +71,7 @@ class Izhikevich(DynamicalSystem):
         *,
         spike_fn: SpikeFunction = Sigmoid(),
         solver: diffrax.AbstractSolver = ExponentialEuler(),
-        detach_reset: bool = False,
+        detach_reset: bool = True,
     ):
         self.size = as_shape("Izhikevich", size)
         self.a = param("Izhikevich", "a", a, self.size)

@@ -26,7 +26,8 @@ class LIF(DynamicalSystem):
     A spike is emitted when v >= v_th; v is then reset to v_reset and held there for `tau_ref`.
     Units: v in mV, t in ms, I in nA with R in MOhm (any pair whose product is mV works),
     `noise` in mV / sqrt(ms) (the standard deviation of dv per sqrt(ms) of white noise).
-    Outputs: the spikes (0/1 floats carrying the surrogate gradient of `spike_fn`).
+    Outputs: the spikes (0/1 floats carrying the surrogate gradient of `spike_fn`). The reset
+    is detached from the gradient unless `detach_reset=False`.
 
     Reference: Lapicque (1907); Gerstner, Kistler, Naud & Paninski (2014), Neuronal Dynamics,
     ch. 1.3, Cambridge University Press.
@@ -57,7 +58,7 @@ class LIF(DynamicalSystem):
         *,
         spike_fn: SpikeFunction = Sigmoid(),
         solver: diffrax.AbstractSolver = ExponentialEuler(),
-        detach_reset: bool = False,
+        detach_reset: bool = True,
     ):
         self.size = as_shape("LIF", size)
         self.tau = param("LIF", "tau", tau, self.size)

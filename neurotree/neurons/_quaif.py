@@ -66,7 +66,7 @@ class QuaIF(DynamicalSystem):
         *,
         spike_fn: SpikeFunction = Sigmoid(),
         solver: diffrax.AbstractSolver = ExponentialEuler(),
-        detach_reset: bool = False,
+        detach_reset: bool = True,
     ):
         self.size = as_shape("QuaIF", size)
         self.v_rest = param("QuaIF", "v_rest", v_rest, self.size)
