@@ -149,7 +149,9 @@ def simulate(
       a leading time axis of length n_steps (step n gets index n); or a callable `inputs(t)`
       evaluated inside the scan.
     - `duration` (ms) or `n_steps`: exactly one; duration must be a whole number of steps.
-    - `monitor(state, outputs) -> PyTree`: what to record (default: the outputs).
+    - `monitor(state, outputs) -> PyTree`: what to record (default: the outputs). Eager calls
+      compile once per model structure, monitor and input function: pass the same function
+      object (not a fresh lambda) to reuse the compiled run across calls.
     - `every`: record after steps every, 2 every, ... (times t0 + every dt, ...); must divide
       n_steps so that no step goes unrecorded silently.
     - `key`: the run's PRNG key; each step gets `jax.random.fold_in(key, n)`, so results do not

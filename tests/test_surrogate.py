@@ -4,6 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
+from scipy.special import expit
 
 import neurotree as nt
 
@@ -14,7 +16,7 @@ S = nt.surrogate
 
 
 def _sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
+    return expit(z)
 
 
 # Analytic derivatives written out here, independently of the library's code.
@@ -86,3 +88,16 @@ def test_grad_through_vmap_and_jit():
 def test_bad_parameters_raise(make, name):
     with pytest.raises(ValueError, match=f"{name}=.*positive"):
         make()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    x=st.floats(-1e4, 1e4, width=32, allow_subnormal=False), case=st.sampled_from(range(len(CASES)))
+)
+def test_property_forward_is_step_and_gradient_finite(x, case):
+    fn, deriv = CASES[case]
+    x32 = jnp.float32(x)
+    assert float(fn(x32)) == (1.0 if x >= 0 else 0.0)
+    g = float(jax.grad(lambda v: fn(v))(x32))
+    assert np.isfinite(g) and g >= 0
+    np.testing.assert_allclose(g, deriv(np.float64(np.float32(x))), rtol=1e-4, atol=1e-7)
