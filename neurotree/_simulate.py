@@ -61,7 +61,7 @@ def _resolve_steps(dt, duration, n_steps) -> int:
 def _classify_inputs(inputs, n_steps: int) -> str:
     if inputs is None:
         return "none"
-    if callable(inputs) and not isinstance(inputs, eqx.Module | jax.Array | np.ndarray):
+    if callable(inputs) and not isinstance(inputs, jax.Array | np.ndarray):
         return "fn"
     leaves = [x for x in jax.tree.leaves(inputs) if eqx.is_array_like(x)]
     shapes = [np.shape(x) for x in leaves]
