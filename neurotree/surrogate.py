@@ -67,8 +67,9 @@ class Sigmoid(SpikeFunction):
         self.alpha = _positive("Sigmoid", "alpha", alpha)
 
     def derivative(self, x):
-        s = jax.nn.sigmoid(self.alpha * x)
-        return self.alpha * s * (1.0 - s)
+        z = self.alpha * x
+        # s(z) s(-z) rather than s(z) (1 - s(z)): 1 - s(z) cancels in float32 for z >~ 8.
+        return self.alpha * jax.nn.sigmoid(z) * jax.nn.sigmoid(-z)
 
 
 class FastSigmoid(SpikeFunction):
