@@ -87,8 +87,8 @@ def check(owner: str, name: str, value, ok, expected: str) -> None:
     """Raise `ValueError` if the concrete `value` fails `ok`; skipped for traced values."""
     v = concrete(value)
     if v is not None and not bool(np.all(ok(v))):
-        shown = v.item() if v.size == 1 else v
-        raise ValueError(f"{owner}({name}={shown!r}): {name} must be {expected}.")
+        shown = v.reshape(()) if v.size == 1 else v  # NumPy's str: shortest repr in v's dtype
+        raise ValueError(f"{owner}({name}={shown}): {name} must be {expected}.")
 
 
 def check_dt(owner: str, dt) -> None:
