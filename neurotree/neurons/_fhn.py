@@ -8,6 +8,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 from .._core import DynamicalSystem, as_shape, broadcast_input, check, check_dt, param
 from ..integrators import StepCarry, init_carry, integrate
 from ._conductance import resting_potential
+from ._if_base import check_solver
 
 
 class FitzHughNagumoState(eqx.Module):
@@ -59,11 +60,7 @@ class FitzHughNagumo(DynamicalSystem):
         self.b = param(owner, "b", b, self.size)
         self.tau = param(owner, "tau", tau, self.size)
         check(owner, "tau", self.tau, lambda v: v > 0, "a positive time constant in ms")
-        if not isinstance(solver, diffrax.AbstractSolver):
-            raise ValueError(
-                f"{owner}(solver={solver!r}): solver must be a diffrax solver instance, e.g. "
-                "diffrax.Tsit5() or nt.integrators.ExponentialEuler()."
-            )
+        check_solver(owner, solver)
         self.solver = solver
 
     def init_state(

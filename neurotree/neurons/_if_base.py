@@ -33,13 +33,14 @@ def check_below(owner: str, low_name: str, low, high_name: str, high) -> None:
         )
 
 
-def check_solver(owner: str, solver, spike_fn) -> None:
+def check_solver(owner: str, solver, spike_fn=None) -> None:
+    """`solver` is a diffrax solver and (for spiking models) `spike_fn` a surrogate."""
     if not isinstance(solver, diffrax.AbstractSolver):
         raise ValueError(
             f"{owner}(solver={solver!r}): solver must be a diffrax solver instance, e.g. "
             "diffrax.Heun() or nt.integrators.ExponentialEuler()."
         )
-    if not isinstance(spike_fn, SpikeFunction):
+    if spike_fn is not None and not isinstance(spike_fn, SpikeFunction):
         raise ValueError(
             f"{owner}(spike_fn={spike_fn!r}): spike_fn must be an nt.surrogate spike function, "
             "e.g. nt.surrogate.Sigmoid()."

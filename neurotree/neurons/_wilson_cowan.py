@@ -8,6 +8,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._core import DynamicalSystem, as_shape, broadcast_input, check, check_dt, param
 from ..integrators import StepCarry, init_carry, integrate
+from ._if_base import check_solver
 
 
 class WilsonCowanState(eqx.Module):
@@ -91,11 +92,7 @@ class WilsonCowan(DynamicalSystem):
         ):
             for name in names:
                 check(owner, name, getattr(self, name), ok, expected)
-        if not isinstance(solver, diffrax.AbstractSolver):
-            raise ValueError(
-                f"{owner}(solver={solver!r}): solver must be a diffrax solver instance, e.g. "
-                "diffrax.Tsit5() or nt.integrators.ExponentialEuler()."
-            )
+        check_solver(owner, solver)
         self.solver = solver
 
     def init_state(
