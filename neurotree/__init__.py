@@ -4,16 +4,6 @@ import importlib.util as _importlib_util
 import pathlib as _pathlib
 import sys as _sys
 
-from . import (
-    channels as channels,
-    inputs as inputs,
-    integrators as integrators,
-    neurons as neurons,
-    surrogate as surrogate,
-)
-from ._core import DynamicalSystem as DynamicalSystem
-from ._simulate import simulate as simulate
-
 
 def _source_tree_kernels() -> None:
     # Installed (wheel or editable), `neurotree.kernels` is found as usual. In a bare source
@@ -30,6 +20,25 @@ def _source_tree_kernels() -> None:
 
 
 _source_tree_kernels()
-from . import kernels as kernels  # noqa: E402
+
+from . import (  # noqa: E402
+    channels as channels,
+    comm as comm,
+    conn as conn,
+    inputs as inputs,
+    integrators as integrators,
+    kernels as kernels,  # noqa: E402
+    neurons as neurons,
+    surrogate as surrogate,
+    synapses as synapses,
+)
+from ._core import DynamicalSystem as DynamicalSystem  # noqa: E402
+from ._network import Network as Network, NetworkState as NetworkState  # noqa: E402
+from ._projections import (  # noqa: E402
+    AlignPost as AlignPost,
+    AlignPre as AlignPre,
+    ProjectionState as ProjectionState,
+)
+from ._simulate import simulate as simulate  # noqa: E402
 
 __version__ = "0.1.0"

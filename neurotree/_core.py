@@ -88,7 +88,7 @@ def check(owner: str, name: str, value, ok, expected: str) -> None:
     v = concrete(value)
     if v is not None and not bool(np.all(ok(v))):
         shown = v.reshape(()) if v.size == 1 else v  # NumPy's str: shortest repr in v's dtype
-        raise ValueError(f"{owner}({name}={shown}): {name} must be {expected}.")
+        raise ValueError(f"{owner}({name}={shown!s}): {name} must be {expected}.")
 
 
 def check_dt(owner: str, dt) -> None:

@@ -200,3 +200,34 @@ def test_bad_inputs():
         IK_M(tau_max=0.0)
     with pytest.raises(ValueError, match="E must be a number"):
         ILeak(E=True)
+
+
+def test_traub_miles_rates_match_the_cobahh_benchmark_equations():
+    # Brian2's COBAHH example, with exprel(x) = (exp(x) - 1) / x and VT = -63 mV.
+    v = np.array([-80.0, -63.0, -50.0, -37.0, -10.0, 20.0])  # -50 and -37 hit removable points
+    vt = -63.0
+
+    def brian_exprel(x):
+        x = np.where(np.abs(x) < 1e-9, 1e-9, x)
+        return np.expm1(x) / x
+
+    am = 0.32 * 4 / brian_exprel((13 - v + vt) / 4)
+    bm = 0.28 * 5 / brian_exprel((v - vt - 40) / 5)
+    ah = 0.128 * np.exp((17 - v + vt) / 18)
+    bh = 4.0 / (1 + np.exp((40 - v + vt) / 5))
+    an = 0.032 * 5 / brian_exprel((15 - v + vt) / 5)
+    bn = 0.5 * np.exp((10 - v + vt) / 40)
+    na, k = nt.channels.INa_TM(), nt.channels.IK_TM()
+    gates = {"m": np.full(6, 0.3), "h": np.full(6, 0.6)}
+    d = na.vector_field(0.0, gates, jnp.asarray(v))
+    np.testing.assert_allclose(d["m"], am * 0.7 - bm * 0.3, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(d["h"], ah * 0.4 - bh * 0.6, rtol=1e-5, atol=1e-6)
+    dn = k.vector_field(0.0, {"n": np.full(6, 0.3)}, jnp.asarray(v))["n"]
+    np.testing.assert_allclose(dn, an * 0.7 - bn * 0.3, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(na.init_state(jnp.asarray(v))["m"], am / (am + bm), rtol=1e-5)
+    np.testing.assert_allclose(
+        na.current(gates, jnp.asarray(v)), 100 * 0.3**3 * 0.6 * (v - 50), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        k.current({"n": np.full(6, 0.3)}, jnp.asarray(v)), 30 * 0.3**4 * (v + 90), rtol=1e-5
+    )

@@ -1,4 +1,4 @@
-"""Input currents and spike sources, as models that `nt.simulate` steps like any other."""
+"""Ornstein-Uhlenbeck current."""
 
 import diffrax
 import equinox as eqx
@@ -6,10 +6,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from ._core import DynamicalSystem, as_shape, broadcast_input, check, check_dt, param
-from .integrators import ExponentialEuler, StepCarry, init_carry, integrate
-
-__all__ = ["OUProcess", "OUState"]
+from .._core import DynamicalSystem, as_shape, broadcast_input, check, check_dt, param
+from ..integrators import ExponentialEuler, StepCarry, init_carry, integrate
 
 
 class OUState(eqx.Module):
