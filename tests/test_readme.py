@@ -27,7 +27,7 @@ def test_readme_opens_with_the_two_commands():
     first_block = re.search(r"```bash\n(.*?)```", text, re.S).group(1)
     commands = [line for line in first_block.splitlines() if line and not line.startswith("#")]
     assert commands == [
-        'pip install -e ".[plot,progress]" && python examples/quickstart.py',
+        'pip install -e ".[plot,progress]" && neurotree run coba',
         'pip install -e ".[test]" && python -m pytest -q',
     ]
     assert "python -m pytest -q\n" in (README.parent / ".ci" / "run").read_text()
