@@ -27,8 +27,8 @@ class STP(eqx.Module):
     x = 1, so a synapse at rest releases U (the first spike's efficacy). Each step first relaxes
     u and x over dt (the default solver, `ExponentialEuler()`, does this exactly), then applies
     the step's spike s; the release uses u after its facilitating jump (Tsodyks, Pawelzik &
-    Markram 1998; Brian2's and NEST's `tsodyks2` form). `__call__(state, spike, *, t, dt) -> (state, release)`; the release (a fraction per
-    spike) scales the spike sent on, e.g. `comm(release)` with `AlignPre`. Small U with
+    Markram 1998). `__call__(state, spike, *, t, dt) -> (state, release)`; the release (a
+    fraction per spike) is what the projection sends on in place of the spike. Small U with
     tau_f >> tau_d facilitates; large U with tau_d >> tau_f depresses.
     Units: t, tau_f and tau_d in ms; U, u, x and the release dimensionless.
 
