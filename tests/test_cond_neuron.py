@@ -161,3 +161,13 @@ def test_bad_inputs():
         model(state, 0.0, t=0.0, dt=0.0)
     with pytest.raises(ValueError, match="does not broadcast to the state's shape"):
         model(state, jnp.ones((3,)), t=0.0, dt=0.01)
+
+
+def test_a_cell_without_a_resting_state_asks_for_v_init():
+    # The COBAHH cell (Traub-Miles, leak at -60 mV) has no rest below -55 mV: it fires alone.
+    ch = nt.channels
+    channels = {"Na": ch.INa_TM(), "K": ch.IK_TM(), "L": ch.ILeak(g_max=0.05, E=-60.0)}
+    with pytest.raises(ValueError, match="no resting potential near -65 mV.*pass v_init="):
+        nt.neurons.CondNeuron(1, channels).init_state()
+    state = nt.neurons.CondNeuron(1, channels, v_init=-60.0).init_state()
+    assert float(state.v[0]) == -60.0

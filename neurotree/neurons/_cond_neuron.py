@@ -7,7 +7,15 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
-from .._core import DynamicalSystem, as_shape, broadcast_input, check, check_dt, param
+from .._core import (
+    DynamicalSystem,
+    as_shape,
+    broadcast_input,
+    check,
+    check_dt,
+    concrete,
+    param,
+)
 from ..channels._base import IonChannel
 from ..integrators import ExponentialRK2, StepCarry, init_carry, integrate
 from ..surrogate import Sigmoid, SpikeFunction
@@ -86,6 +94,7 @@ class CondNeuron(DynamicalSystem):
         dtype = self.C.dtype
         if self.v_init is None:
             v = resting_potential(self._steady_current, jnp.full(shape, -65.0, dtype))
+            v = _check_rest(v, self._steady_current(v))
         else:
             v = jnp.broadcast_to(self.v_init, shape).astype(dtype)
         gates = self._steady_gates(v)
@@ -130,6 +139,25 @@ class CondNeuron(DynamicalSystem):
         )  # fmt: skip
         spike = upward_crossing(self.spike_fn, state.v, v, self.v_th)
         return CondNeuronState(v=v, channels=gates, spike=spike, carry=carry), spike
+
+
+def _check_rest(v, residual):
+    """Refuse a Newton result that is not a zero of the current (a cell with no resting state)."""
+    bad = jnp.abs(residual) > 1e-3 * (1.0 + jnp.abs(v))
+    message = (
+        "CondNeuron: no resting potential near -65 mV (the total steady current is not zero "
+        "there; the cell may fire on its own); pass v_init= to choose the initial potential."
+    )
+    known = concrete(bad)
+    if known is None:
+        return eqx.error_if(v, bad, message)
+    if np.any(known):
+        i = int(np.argmax(known.reshape(-1)))
+        raise ValueError(
+            message + f" Newton stopped at v={np.asarray(v).reshape(-1)[i]:.2f} mV with "
+            f"{np.asarray(residual).reshape(-1)[i]:.3g} uA/cm^2 left."
+        )
+    return v
 
 
 def _check_channels(channels, size: tuple[int, ...]) -> dict[str, IonChannel]:
