@@ -27,10 +27,11 @@ from . import (  # noqa: E402
     conn as conn,
     inputs as inputs,
     integrators as integrators,
-    kernels as kernels,  # noqa: E402
+    kernels as kernels,
     neurons as neurons,
     surrogate as surrogate,
     synapses as synapses,
+    zoo as zoo,
 )
 from ._core import DynamicalSystem as DynamicalSystem  # noqa: E402
 from ._network import Network as Network, NetworkState as NetworkState  # noqa: E402
