@@ -68,12 +68,14 @@ def test_cuba(tmp_path):
     assert 1.0 < result["rate_E"] < 20.0 and 1.0 < result["rate_I"] < 20.0
 
 
+@pytest.mark.slow  # 20-40 s; CI runs it with --runslow
 def test_cobahh(tmp_path):
     result = load("cobahh").main(small=True, out=str(tmp_path))
     assert (tmp_path / "cobahh.png").stat().st_size > 10_000
     assert 5.0 < result["rate_E"] < 100.0 and 5.0 < result["rate_I"] < 100.0
 
 
+@pytest.mark.slow  # 20-40 s; CI runs it with --runslow
 def test_decision_making(tmp_path):
     result = load("decision_making").main(small=True, out=str(tmp_path))
     assert (tmp_path / "decision_making.png").stat().st_size > 10_000
@@ -90,6 +92,7 @@ def test_cann1d(tmp_path):
     assert abs(result["drift"]) < 1e-3
 
 
+@pytest.mark.slow  # 20-40 s; CI runs it with --runslow
 def test_multi_area(tmp_path):
     result = load("multi_area").main(small=True, out=str(tmp_path))
     assert (tmp_path / "multi_area.png").stat().st_size > 10_000
@@ -101,6 +104,7 @@ def test_multi_area(tmp_path):
     assert strong["during"][-1] > 1.5 * weak["during"][-1]  # strong GBA: reaches further
 
 
+@pytest.mark.slow  # 20-40 s; CI runs it with --runslow
 def test_ventral_stream(tmp_path):
     result = load("ventral_stream").main(small=True, out=str(tmp_path))
     assert (tmp_path / "ventral_stream.png").stat().st_size > 10_000
