@@ -5,6 +5,8 @@ asynchronous irregular firing at about 20 Hz (Brian2: 20.3 Hz E, 20.9 Hz I; see
 benchmarks/README.md).
 
     python examples/coba.py [--small] [--out examples/out]
+
+`examples/cuba.py` and `examples/cobahh.py` run the other two benchmarks through `main` here.
 """
 
 import argparse
@@ -70,20 +72,21 @@ def plot(result: dict, title: str, dt: float, path: pathlib.Path) -> None:
     plt.close(fig)
 
 
-def main(small: bool = False, out: str = "examples/out") -> dict:
-    scale, duration = (0.1, 200.0) if small else (1.0, nt.zoo.COBA.duration)
-    model = nt.zoo.COBA(scale)
+def main(small: bool = False, out: str = "examples/out", name: str = "COBA") -> dict:
+    """Run the zoo's E/I benchmark `name` (COBA, CUBA or COBAHH); saves <name lowercase>.png."""
+    cls = getattr(nt.zoo, name)
+    scale, duration = (0.1, 200.0) if small else (1.0, cls.duration)
+    model = cls(scale)
     result = run(model, duration)
     n, rate_e, rate_i = result["n_e"] + result["n_i"], result["rate_E"], result["rate_I"]
     print(
-        f"COBA, N = {n}, {duration:g} ms: E {rate_e:.2f} Hz, I {rate_i:.2f} Hz "
+        f"{name}, N = {n}, {duration:g} ms: E {rate_e:.2f} Hz, I {rate_i:.2f} Hz "
         f"({result['wall']:.1f} s, compilation included)"
     )
     path = pathlib.Path(out)
     path.mkdir(parents=True, exist_ok=True)
-    title = f"COBA (N = {result['n_e'] + result['n_i']}): E {result['rate_E']:.1f} Hz, " \
-        f"I {result['rate_I']:.1f} Hz"  # fmt: skip
-    plot(result, title, model.dt, path / "coba.png")
+    title = f"{name} (N = {n}): E {rate_e:.1f} Hz, I {rate_i:.1f} Hz"
+    plot(result, title, model.dt, path / f"{name.lower()}.png")
     return result
 
 
