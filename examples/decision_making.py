@@ -88,7 +88,7 @@ def main(small: bool = False, out: str = "examples/out") -> dict:
     print(f"{'coherence %':>11} {'P(A)':>5} {'winner Hz':>9} {'loser Hz':>8} "
           f"{'decided':>7} {'decision ms':>11}")  # fmt: skip
     for i, c in enumerate(coherences):
-        mean_rt = np.nanmean(rt[i]) if decided[i].any() else np.nan
+        mean_rt = np.nanmean(rt[i]) if decided[i].any() else np.nan  # decided trials only
         print(f"{c:11.1f} {p_a[i]:5.2f} {winner[i].mean():9.1f} {loser[i].mean():8.1f} "
               f"{decided[i].mean():7.2f} {mean_rt:11.0f}")  # fmt: skip
     print(f"wall time {wall:.1f} s for {n_runs} trials of {duration:g} ms "
@@ -101,19 +101,24 @@ def main(small: bool = False, out: str = "examples/out") -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 3.5))
-    level = len(coherences) // 2
+    fig, (ax0, ax1, ax2) = plt.subplots(1, 3, figsize=(12, 3.5))
+    level = -2 if len(coherences) > 2 else -1  # 25.6 %: its earliest decision
+    trial = int(np.argmin(np.where(decided[level], rt[level], np.inf)))
     t = np.arange(counts.shape[1]) * dt
     for k, (label, color) in enumerate((("A", "C3"), ("B", "C0"))):
-        ax0.plot(t, rate[level, :, 0, k], color=color, label=f"pool {label}")
+        ax0.plot(t, rate[level, :, trial, k], color=color, label=f"pool {label}")
     ax0.axvspan(stim_on, stim_off, color="0.9", zorder=-1)
     ax0.axhline(THRESHOLD, color="0.5", ls=":", lw=1)
     ax0.set(xlabel="time (ms)", ylabel="rate (Hz, 50 ms window)",
-            title=f"one trial, coherence {coherences[level]:g} %")  # fmt: skip
+            title=f"trial {trial}, coherence {coherences[level]:g} %")  # fmt: skip
     ax0.legend(frameon=False)
     ax1.plot(coherences, p_a, "o-", color="k")
     ax1.set(xlabel="coherence (%)", ylabel="P(choose A)", ylim=(-0.05, 1.05),
             title=f"psychometric curve ({n_trials} trials per level)")  # fmt: skip
+    ax2.plot(coherences, [np.nanmean(r) if np.isfinite(r).any() else np.nan for r in rt],
+             "o-", color="k")  # fmt: skip
+    ax2.set(xlabel="coherence (%)", ylabel="decision time (ms after onset)",
+            title=f"first crossing of {THRESHOLD:g} Hz")  # fmt: skip
     fig.tight_layout()
     fig.savefig(path / "decision_making.png", dpi=120)
     plt.close(fig)

@@ -26,7 +26,7 @@ def run_trials(model, coherences, n_trials, duration, seed=0):
         return nt.simulate(m, state, dt=m.dt, duration=duration, key=k_run, monitor=monitor)[1]
 
     keys = jax.random.split(jax.random.key(seed), len(coherences))
-    return np.asarray(jax.jit(jax.vmap(level))(jnp.asarray(coherences), keys))
+    return np.asarray(eqx.filter_jit(eqx.filter_vmap(level))(jnp.asarray(coherences), keys))
 
 
 def rates(counts, model, t0, t1):
@@ -113,6 +113,12 @@ def test_stimulus_rates_follow_coherence_under_vmap():
     assert np.all(inside[:, N] == 0.0)
     for t in (99.9, 300.0):
         assert np.all(over_c(c, t) == 0.0)
+    # A batch of models built by eqx.filter_vmap holds one coherence each.
+    build = lambda c: DecisionMaking(0.25, coherence=c, stim_on=100.0, stim_off=300.0)  # noqa: E731
+    models = eqx.filter_vmap(build)(c)
+    np.testing.assert_array_equal(models.coherence, c)
+    batched = eqx.filter_jit(eqx.filter_vmap(lambda m: m.stimulus_rates(150.0)))(models)
+    np.testing.assert_allclose(batched, inside, rtol=1e-6)
     # Without a key the initial state is reproducible (from the seed); v lies in [V_L, V_th).
     v, v_again, v_key = jax.jit(
         lambda: [m.init_state(key=k).populations["E"].v for k in (None, None, jax.random.key(1))]
@@ -133,8 +139,8 @@ def test_winner_take_all_and_choice_follow_coherence_in_one_vmapped_call():
     spont = rates(counts, model, 50.0, 100.0)
     assert np.all(spont[..., :3].mean(1) < 5.0)  # E pools before the stimulus: a few Hz
     # High coherence, winner-take-all: A wins (almost) every trial; where it has taken off
-    # (most trials, by 900 ms) it fires at tens of Hz and B is suppressed to a few Hz, as is
-    # the non-selective pool.
+    # (most trials, within 900 ms of the onset) it fires at tens of Hz and B is suppressed to a
+    # few Hz, as is the non-selective pool.
     up = a > 15.0
     assert choose_a[1].sum() >= 7 and up.sum() >= 5
     assert 20.0 < a[up].mean() < 45.0 and b[up].max() < 6.0 and late[1, up, 2].mean() < 6.0
