@@ -3,7 +3,7 @@
 A delay follows NEST: it is the whole transmission time, at least one step; a spike emitted at
 step n changes the post population's input at step n + round(delay / dt). Without a buffer a
 projection reads its pre population's last spikes, which is a delay of one step; a delay of D
-steps keeps the D - 1 steps in between in a ring buffer.
+steps keeps the last D spike vectors in a ring buffer of D slots.
 """
 
 import math
@@ -79,12 +79,13 @@ def check_slots(owner: str, steps: Array, slots: int, exact: bool, dt, x: Array)
 
 
 def push_pop(ring: Ring, x: Float[Array, "*batch n"]) -> tuple[Ring, Float[Array, "*batch n"]]:
-    """Return the oldest slot and store `x` in its place (a delay of len(buffer) + 1 steps)."""
+    """Store `x` and return what was stored len(buffer) - 1 calls ago (a delay of len(buffer)
+    steps). Writing before reading lets XLA update the buffer in place."""
     slots = ring.buffer.shape[0]
 
     def one(buffer, index, x):
-        oldest = jax.lax.dynamic_index_in_dim(buffer, index, keepdims=False)
         buffer = jax.lax.dynamic_update_index_in_dim(buffer, x, index, 0)
+        oldest = jax.lax.dynamic_index_in_dim(buffer, (index + 1) % slots, keepdims=False)
         return buffer, oldest
 
     one_b = _over_batch(one, x.ndim - 1)

@@ -163,7 +163,7 @@ class _Projection(eqx.Module):
     def _init_ring(self, steps: int, batch_shape, dtype) -> Ring | None:
         if self.per_synapse_delay:
             return init_ring(steps, (self.n_post,), dtype, batch_shape)
-        return None if steps == 1 else init_ring(steps - 1, (self.n_pre,), dtype, batch_shape)
+        return None if steps == 1 else init_ring(steps, (self.n_pre,), dtype, batch_shape)
 
     def _check_sizes(self, pre_spike, v, post_spike) -> None:
         owner = self._name()
@@ -188,11 +188,11 @@ class _Projection(eqx.Module):
             stp, release = self.stp(state.stp, pre_spike, t=t, dt=dt)
         ring = state.delay
         if self.delay is not None and not self.per_synapse_delay:
-            slots = 0 if ring is None else ring.buffer.shape[0]
+            slots = 1 if ring is None else ring.buffer.shape[0]
             steps = steps_at(self.delay, dt)
             if ring is not None:
                 ring, release = push_pop(ring, release)
-            release = check_slots(self._name(), steps, slots + 1, True, dt, release)
+            release = check_slots(self._name(), steps, slots, True, dt, release)
         return dataclasses.replace(state, stp=stp, delay=ring), release
 
     def _weight(self, state):
