@@ -126,28 +126,15 @@ class AMPA(_Kinetic):
 
 
 class GABAa(_Kinetic):
-    """GABA_A receptor: the kinetic model of Destexhe, Mainen & Sejnowski (1994).
+    """GABA_A receptor: the kinetic model of Destexhe, Mainen & Sejnowski (1994), as `AMPA`.
 
         dg/dt = alpha [T] (1 - g) - beta g
 
-    [T] = T (mM) during round(T_dur / dt) steps from the step in which a spike arrives (a new
-    spike restarts the pulse), else 0. While the pulse is on, g relaxes towards
-    alpha T / (alpha T + beta) at rate alpha T + beta; then it decays at rate beta. The pulse
-    covers the arrival step itself (as in BrainPy): a spike arriving in the step from t to t + dt
-    releases transmitter over [t, t + round(T_dur / dt) dt). The pulse indicator is
-    x + (1 - x) held (held: 1 while an earlier pulse lasts), so gradients reach the spike x; a
-    fractional x (an STP release) scales a new pulse. The default solver, `ExponentialEuler()`,
-    is exact over each step (linear in g for a fixed [T]). Defaults (as in BrainPy):
-    alpha = 0.53 /(mM ms), beta = 0.18 /ms, T = 1 mM, T_dur = 1 ms; with COBA the reversal is
-    usually E = -80 mV.
+    Same pulse, gradient and solver rules as `AMPA` (nonlinear: use it with `AlignPre`), with
+    BrainPy's GABA_A defaults: alpha = 0.53 /(mM ms), beta = 0.18 /ms, T = 1 mM, T_dur = 1 ms;
+    with COBA the reversal is usually E = -80 mV. Units as for `AMPA`.
 
-    Not linear in the input (`linear = False`): g belongs to one pre neuron's terminals, so use
-    it per pre neuron (`AlignPre`), not on summed inputs (`AlignPost`).
-    Units: t, T_dur in ms; alpha in 1/(mM ms); beta in 1/ms; T in mM; g is the open fraction in
-    [0, 1] (dimensionless; the weight scales it, e.g. to uS for `COBA`).
-
-    Reference: Destexhe, Mainen & Sejnowski (1994), An efficient method for computing synaptic
-    conductances based on a kinetic model of receptor binding, Neural Comput 6:14-18.
+    Reference: Destexhe, Mainen & Sejnowski (1994), Neural Comput 6:14-18.
     """
 
     def __init__(
