@@ -62,14 +62,16 @@ def steps_at(delay: Array, dt) -> Int[Array, "..."]:
     return jnp.floor(delay / dt + 0.5).astype(jnp.int32)
 
 
-def check_slots(owner: str, steps: Array, slots: int, exact: bool, dt, x: Array) -> Array:
-    """Fail if the buffer built for another dt cannot hold `steps`; returns `x`, which carries the
-    check into the computation when dt is traced."""
-    bad = (steps.max() != slots) if exact else (steps.max() > slots) | (steps.min() < 1)
+def check_slots(owner: str, steps: Array, slots: int, dt, x: Array) -> Array:
+    """Fail unless 1 <= `steps` <= `slots` (a buffer built for another dt or max_delay, or a
+    delay shorter than dt); returns `x`, which carries the check into the computation when the
+    steps are traced."""
+    bad = (steps.max() > slots) | (steps.min() < 1)
     message = (
-        f"{owner}: the delay buffer was built for {slots} steps, which does not match "
-        f"round(delay / dt) at the dt of this call; build the state with the dt you simulate with."
-    )
+        f"{owner}: the delay buffer holds {slots} steps, and round(delay / dt) at the dt of this "
+        "call is outside 1..{slots}; build the state with the dt you simulate with, and keep "
+        "delays within max_delay and at least one step."
+    ).replace("{slots}", str(slots))
     v = concrete(bad)
     if v is not None:
         if bool(v):
@@ -78,19 +80,21 @@ def check_slots(owner: str, steps: Array, slots: int, exact: bool, dt, x: Array)
     return eqx.error_if(x, bad, message)
 
 
-def push_pop(ring: Ring, x: Float[Array, "*batch n"]) -> tuple[Ring, Float[Array, "*batch n"]]:
-    """Store `x` and return what was stored len(buffer) - 1 calls ago (a delay of len(buffer)
-    steps). Writing before reading lets XLA update the buffer in place."""
+def push_pop(
+    ring: Ring, x: Float[Array, "*batch n"], steps: Int[Array, ""]
+) -> tuple[Ring, Float[Array, "*batch n"]]:
+    """Store `x` and return what was stored `steps - 1` calls ago (a delay of `steps` steps,
+    1 <= steps <= len(buffer)). Writing before reading lets XLA update the buffer in place."""
     slots = ring.buffer.shape[0]
 
     def one(buffer, index, x):
         buffer = jax.lax.dynamic_update_index_in_dim(buffer, x, index, 0)
-        oldest = jax.lax.dynamic_index_in_dim(buffer, (index + 1) % slots, keepdims=False)
-        return buffer, oldest
+        then = jax.lax.dynamic_index_in_dim(buffer, (index + 1 - steps) % slots, keepdims=False)
+        return buffer, then
 
     one_b = _over_batch(one, x.ndim - 1)
-    buffer, oldest = one_b(ring.buffer, ring.index, x)
-    return Ring(buffer=buffer, index=(ring.index + 1) % slots), oldest
+    buffer, then = one_b(ring.buffer, ring.index, x)
+    return Ring(buffer=buffer, index=(ring.index + 1) % slots), then
 
 
 def _over_batch(fn, n_batch: int, n_inputs: int = 1, out_axes=(1, 0)):

@@ -34,9 +34,12 @@ class Network(DynamicalSystem):
     a callable input is evaluated at the step's start time t. Outputs: a dict from population
     name to that population's outputs. State: `NetworkState(populations, projections)`.
 
-    AlignPost projections onto the same population whose synapse and output are equal share
-    one synaptic state (kept in the first one's state, by name; the others hold None): the
-    state grows with populations, not projections. `groups` lists them.
+    Projections that would compute the same synaptic variable share one state, which is kept
+    in the first one's state (by name; the others hold None there), and compute it once:
+    AlignPost projections onto the same population with equal synapse and output (their summed
+    inputs drive one post-side synapse), and AlignPre projections from the same population with
+    equal synapse, STP and delay (one pre-side synapse, then each its own weights and output).
+    So the state grows with populations, not projections. `groups` lists them.
 
     Reference: Wang et al. (2023) eLife 12:e86365 (BrainPy's DynSysGroup and merged
     projections); Brette et al. (2007) J Comput Neurosci 23:349 (clock-driven schedule).
@@ -145,16 +148,13 @@ class Network(DynamicalSystem):
         groups: list[list[str]] = []
         for name in sorted(self.projections):
             proj = self.projections[name]
-            if not isinstance(proj, AlignPost):
-                continue
             for group in groups:
-                lead = self.projections[group[0]]
-                if lead.post == proj.post and _same(lead, proj) is True:
+                if _shareable(self.projections[group[0]], proj) is True:
                     group.append(name)
                     break
             else:
                 groups.append([name])
-        return tuple(tuple(g) for g in groups)
+        return tuple(tuple(g) for g in groups if len(g) > 1 or _is_post(self.projections[g[0]]))
 
     def init_state(
         self,
@@ -175,7 +175,10 @@ class Network(DynamicalSystem):
         projs = {name: p.init_state(batch_shape, dt=dt) for name, p in self.projections.items()}
         for group in self.groups:
             for name in group[1:]:
-                projs[name] = dataclasses.replace(projs[name], syn=None)
+                shared = {"syn": None}
+                if not _is_post(self.projections[name]):
+                    shared.update(stp=None, delay=None)
+                projs[name] = dataclasses.replace(projs[name], **shared)
         return NetworkState(populations=pops, projections=projs)
 
     def __call__(
@@ -198,17 +201,30 @@ class Network(DynamicalSystem):
         grouped = {name for group in self.groups for name in group}
         for group in self.groups:
             lead = self.projections[group[0]]
-            x = None
+            if _is_post(lead):
+                x = None
+                for name in group:
+                    proj = self.projections[name]
+                    pre_spike, post_spike = self._spikes(state, proj)
+                    projs[name], xi = proj.deliver(projs[name], pre_spike, post_spike, t=t, dt=dt)
+                    x = xi if x is None else x + xi
+                x = self._check_shared(group, x)
+                v = self._post_v(state, lead) if lead.out.needs_v else None
+                syn, g = lead.syn(projs[group[0]].syn, x, t=t, dt=dt)
+                projs[group[0]] = dataclasses.replace(projs[group[0]], syn=syn)
+                add(lead.post, lead.out(g, v))
+                continue
+            pre_spike, _ = self._spikes(state, lead)
+            pre_spike = self._check_shared(group, pre_spike)
+            projs[group[0]], arrived, g = lead.emit(projs[group[0]], pre_spike, t=t, dt=dt)
             for name in group:
                 proj = self.projections[name]
-                self._check_shared(group[0], name)
-                pre_spike, post_spike = self._spikes(state, proj)
-                projs[name], xi = proj.deliver(projs[name], pre_spike, post_spike, t=t, dt=dt)
-                x = xi if x is None else x + xi
-            v = self._post_v(state, lead) if lead.out.needs_v else None
-            syn, g = lead.syn(projs[group[0]].syn, x, t=t, dt=dt)
-            projs[group[0]] = dataclasses.replace(projs[group[0]], syn=syn)
-            add(lead.post, lead.out(g, v))
+                _, post_spike = self._spikes(state, proj)
+                v = self._post_v(state, proj) if proj.out.needs_v else None
+                projs[name], current = proj.receive(
+                    projs[name], g, arrived, v=v, post_spike=post_spike, dt=dt
+                )
+                add(proj.post, current)
         for name in sorted(self.projections):
             if name in grouped:
                 continue
@@ -253,19 +269,23 @@ class Network(DynamicalSystem):
                 nested[head] = value
         return nested
 
-    def _check_shared(self, lead: str, name: str) -> None:
-        if name == lead:
-            return
-        same = _same(self.projections[lead], self.projections[name])
-        message = (
-            f"Network: projections {lead!r} and {name!r} share one synaptic state because their "
-            "synapse and output were equal when the network was built, but now differ; build a "
-            "new nt.Network after changing them."
-        )
-        if same is False:
-            raise ValueError(message)
-        if same is not True:
-            eqx.error_if(jnp.zeros(()), ~same, message)
+    def _check_shared(self, group: tuple[str, ...], x: Array) -> Array:
+        """Fail if a group's members no longer compute the same synaptic variable (e.g. a
+        parameter changed by training); returns `x`, which carries a traced check."""
+        lead = self.projections[group[0]]
+        kind = "synapse and output" if _is_post(lead) else "synapse, STP and delay"
+        for name in group[1:]:
+            same = _shareable(lead, self.projections[name])
+            message = (
+                f"Network: projections {group[0]!r} and {name!r} share one synaptic state "
+                f"because their {kind} were equal when the network was built, but now differ; "
+                "build a new nt.Network after changing them."
+            )
+            if same is False:
+                raise ValueError(message)
+            if same is not True:
+                x = eqx.error_if(x, ~same, message)
+        return x
 
     def _state_of(self, state: NetworkState, path: str):
         node, pop = state, self
@@ -303,11 +323,26 @@ class Network(DynamicalSystem):
         return current if external is None else jnp.asarray(external) + current
 
 
-def _same(a, b):
-    """Whether two AlignPost projections may share a synapse: equal synapse and output."""
-    if type(a.syn) is not type(b.syn) or type(a.out) is not type(b.out):
+def _is_post(proj) -> bool:
+    return isinstance(proj, AlignPost)
+
+
+def _shareable(a, b):
+    """Whether two projections compute the same synaptic variable (True, False, or a traced
+    bool): AlignPost onto one population with equal synapse and output; AlignPre from one
+    population with equal synapse, STP and delay (not per synapse)."""
+    if type(a) is not type(b) or type(a.syn) is not type(b.syn):
         return False
-    same = eqx.tree_equal((a.syn, a.out), (b.syn, b.out))
+    if _is_post(a):
+        if a.post != b.post or type(a.out) is not type(b.out):
+            return False
+        same = eqx.tree_equal((a.syn, a.out), (b.syn, b.out))
+    else:
+        if a.pre != b.pre or a.per_synapse_delay or b.per_synapse_delay:
+            return False
+        if a.max_delay != b.max_delay or (a.stp is None) != (b.stp is None):
+            return False
+        same = eqx.tree_equal((a.syn, a.stp, a.delay), (b.syn, b.stp, b.delay))
     known = concrete(same)
     return same if known is None else bool(known)
 

@@ -51,6 +51,7 @@ class _Projection(eqx.Module):
     syn: _synapses.Synapse
     out: _synapses.Output
     delay: Float[Array, "*synapses"] | None
+    max_delay: float | None = eqx.field(static=True)
     stp: _synapses.STP | None
     stdp: _synapses.STDP | None
 
@@ -65,6 +66,7 @@ class _Projection(eqx.Module):
         stp: _synapses.STP | None = None,
         *,
         stdp: _synapses.STDP | None = None,
+        max_delay: float | None = None,
     ):
         owner = type(self).__name__
         for name, value in (("pre", pre), ("post", post)):
@@ -86,15 +88,41 @@ class _Projection(eqx.Module):
         if stdp is not None and not isinstance(stdp, _synapses.STDP):
             raise ValueError(f"{owner}(stdp={stdp!r}): expected None or nt.synapses.STDP(...).")
         self.comm, self.syn, self.out, self.stp, self.stdp = comm, syn, out, stp, stdp
-        self.delay = None if delay is None else self._check_delay(delay)
+        if delay is None:
+            if max_delay is not None:
+                raise ValueError(
+                    f"{self._name()}(max_delay={max_delay!r}): max_delay without a delay."
+                )
+            self.delay, self.max_delay = None, None
+        else:
+            self.delay = self._check_delay(delay)
+            self.max_delay = self._check_max_delay(delay, max_delay)
+
+    def _check_max_delay(self, delay, max_delay) -> float:
+        owner = self._name()
+        d = concrete(delay)
+        if max_delay is None:
+            if d is None:
+                raise ValueError(
+                    f"{owner}: the delay is traced (built inside jit or vmap), so the size of its "
+                    "buffer is unknown; pass max_delay=... (ms), a concrete bound on it."
+                )
+            return float(d.max()) if d.size else 0.0
+        m = concrete(max_delay)
+        if m is None or np.ndim(m) != 0 or not (np.isfinite(m) and m > 0):
+            raise ValueError(f"{owner}(max_delay={max_delay!r}): expected a positive number (ms).")
+        if d is not None and d.size and d.max() > m:
+            raise ValueError(
+                f"{owner}(max_delay={float(m)}): the delays reach {float(d.max())} ms, above "
+                "max_delay."
+            )
+        return float(m)
 
     def _check_delay(self, delay) -> Float[Array, "..."]:
         owner = self._name()
-        delay = jnp.asarray(delay, dtype=jnp.result_type(float))
         d = concrete(delay)
-        if d is None:
-            raise ValueError(f"{owner}: the delay must be a concrete number (ms) or array.")
-        if not np.all(np.isfinite(d) & (d > 0)):
+        delay = jnp.asarray(delay, dtype=jnp.result_type(float))
+        if d is not None and not np.all(np.isfinite(d) & (d > 0)):
             raise ValueError(f"{owner}(delay={d.min()!s}): delays must be positive times in ms.")
         if delay.ndim == 0:
             return delay
@@ -148,7 +176,8 @@ class _Projection(eqx.Module):
                     f"{self._name()} has a delay; pass the step, init_state(..., dt=...), so "
                     "that its delay buffer can be sized."
                 )
-            steps = delay_steps(self._name(), self.delay, dt)
+            known = concrete(self.delay)
+            steps = delay_steps(self._name(), self.max_delay if known is None else known, dt)
             if steps is None:
                 raise ValueError(f"{self._name()}: dt must be a concrete number in init_state.")
             ring = self._init_ring(steps, batch_shape, dtype)
@@ -190,9 +219,9 @@ class _Projection(eqx.Module):
         if self.delay is not None and not self.per_synapse_delay:
             slots = 1 if ring is None else ring.buffer.shape[0]
             steps = steps_at(self.delay, dt)
+            release = check_slots(self._name(), steps, slots, dt, release)
             if ring is not None:
-                ring, release = push_pop(ring, release)
-            release = check_slots(self._name(), steps, slots, True, dt, release)
+                ring, release = push_pop(ring, release, steps)
         return dataclasses.replace(state, stp=stp, delay=ring), release
 
     def _weight(self, state):
@@ -223,7 +252,9 @@ class AlignPost(_Projection):
     `delay` (ms): None (one step), a scalar, or one per synapse (in the order of
     `comm.synapses()`); a spike emitted at step n changes the current at step
     n + round(delay / dt). `stp`: `nt.synapses.STP` (acts on each pre neuron's spikes as they are
-    emitted). `stdp`: `nt.synapses.STDP`; the weights then live in the state.
+    emitted). `stdp`: `nt.synapses.STDP`; the weights then live in the state. `max_delay` (ms):
+    a bound on the delays, which sizes their buffer; needed only when the delays are traced (to
+    sweep them under `vmap`), by default their maximum.
 
     Reference: Wang et al. (2023) eLife 12:e86365 (BrainPy's align-post projections); NEST's
     delay convention (Gewaltig & Diesmann 2007, Scholarpedia 2:1430).
@@ -240,8 +271,9 @@ class AlignPost(_Projection):
         stp: _synapses.STP | None = None,
         *,
         stdp: _synapses.STDP | None = None,
+        max_delay: float | None = None,
     ):
-        super().__init__(pre, post, comm, syn, out, delay, stp, stdp=stdp)
+        super().__init__(pre, post, comm, syn, out, delay, stp, stdp=stdp, max_delay=max_delay)
         if not type(syn).linear:
             raise ValueError(
                 f"{self._name()}: {type(syn).__name__} is nonlinear in its input, and AlignPost "
@@ -263,7 +295,7 @@ class AlignPost(_Projection):
             steps = steps_at(self.delay, dt)
             values = arrived[..., pre_idx] * w
             slots = state.delay.buffer.shape[0]
-            values = check_slots(self._name(), steps, slots, False, dt, values)
+            values = check_slots(self._name(), steps, slots, dt, values)
             ring, x = scatter_ahead(state.delay, values, steps - 1, post_idx)
             state = dataclasses.replace(state, delay=ring)
         else:
@@ -320,13 +352,25 @@ class AlignPre(_Projection):
     ) -> tuple[ProjectionState, Float[Array, "*batch n_post"]]:
         """One step: pre spikes of the last step in, the current into the post neurons out."""
         self._check_sizes(pre_spike, v, post_spike)
+        state, arrived, g = self.emit(state, pre_spike, t=t, dt=dt)
+        return self.receive(state, g, arrived, v=v, post_spike=post_spike, dt=dt)
+
+    def emit(
+        self, state: ProjectionState, pre_spike, *, t, dt
+    ) -> tuple[ProjectionState, Array, Float[Array, "*batch n_pre"]]:
+        """The pre side: (state, arrived spikes, synaptic variable g of each pre neuron)."""
         state, arrived = self._arrive(state, pre_spike, t=t, dt=dt)
         syn, g = self.syn(state.syn, arrived, t=t, dt=dt)
-        state = dataclasses.replace(state, syn=syn)
+        return dataclasses.replace(state, syn=syn), arrived, g
+
+    def receive(
+        self, state: ProjectionState, g, arrived, *, v=None, post_spike=None, dt
+    ) -> tuple[ProjectionState, Float[Array, "*batch n_post"]]:
+        """The post side: g through the weights (and per-synapse delays) into the current."""
         if self.per_synapse_delay:
             pre_idx, post_idx, w = self._synapse_weights(state)
             steps = steps_at(self.delay, dt)
-            g = check_slots(self._name(), steps, state.delay.buffer.shape[0], False, dt, g)
+            g = check_slots(self._name(), steps, state.delay.buffer.shape[0], dt, g)
             ring = record_history(state.delay, g)
             values = gather_history(ring, steps - 1, pre_idx) * w
             G = jnp.zeros(values.shape[:-1] + (self.n_post,), values.dtype)

@@ -39,6 +39,7 @@ def layers():
     per_syn = np.zeros((7, 5))
     per_syn[mask] = w_syn
     no_diag = 1.0 - np.eye(4)
+    w_blocks = RNG.normal(size=(2, 3)).astype(np.float32)
     return {
         "Dense": (comm.Dense(w_dense), w_dense),
         "EventDense": (comm.EventDense(w_dense), w_dense),
@@ -52,6 +53,10 @@ def layers():
         "AllToAll-noself": (comm.AllToAll(4, 4, 0.5, include_self=False), 0.5 * no_diag),
         "AllToAll-matrix": (comm.AllToAll(4, 4, w_sq), w_sq),
         "AllToAll-matrix-noself": (comm.AllToAll(4, 4, w_sq, include_self=False), w_sq * no_diag),
+        "BlockAllToAll": (
+            comm.BlockAllToAll((2, 3), (1, 2, 1), w_blocks),
+            np.repeat(np.repeat(w_blocks, [2, 3], axis=0), [1, 2, 1], axis=1),
+        ),
         "OneByOne": (comm.EventCSR(Conn([0, 1], [0], (1, 1)), 3.0), np.full((1, 1), 3.0)),
     }
 
@@ -188,6 +193,12 @@ def test_errors_name_the_layer_and_the_sizes():
         comm.AllToAll(3, 4, 1.0, include_self=False)
     with pytest.raises(ValueError, match=r"weight of shape \(4, 3\)"):
         comm.AllToAll(3, 4, np.ones((4, 3)))
+    with pytest.raises(ValueError, match=r"BlockAllToAll: weight of shape \(2, 2\).*\(2, 3\)"):
+        comm.BlockAllToAll((1, 2), (1, 1, 1), np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"BlockAllToAll\(post_sizes=5\): expected a non-empty"):
+        comm.BlockAllToAll((1, 2), 5, np.ones((2, 1)))
+    with pytest.raises(ValueError, match=r"BlockAllToAll\(pre_sizes=0\): pre_sizes must be"):
+        comm.BlockAllToAll((1, 0), (1,), np.ones((2, 1)))
     with pytest.raises(ValueError, match=r"JITConn\(prob=1\.5\).*\[0, 1\]"):
         comm.JITConn(4, 3, 1.5, 1.0, seed=0)
     with pytest.raises(ValueError, match=r"JITConn\(n_post=-3\)"):

@@ -6,7 +6,6 @@ import pytest
 
 import neurotree as nt
 from neurotree.zoo import DecisionMaking
-from neurotree.zoo._decision_making import _PoolAllToAll
 
 W_MINUS = 1.0 - 0.15 * 0.7 / 0.85  # Wang (2002): 1 - f (w+ - 1) / (1 - f)
 
@@ -73,6 +72,9 @@ def test_pools_conductances_and_cells_follow_wang_2002():
     assert float(m.projections["GABA_I2E"].out.E) == -70.0
     # The external and recurrent AMPA inputs onto E share one synaptic state.
     assert ("AMPA_E2E", "AMPA_ext2E") in m.groups
+    # Both NMDA projections from E integrate one NMDA state per E neuron.
+    assert ("NMDA_E2E", "NMDA_E2I") in m.groups
+    assert isinstance(m.projections["NMDA_E2E"].comm, nt.comm.BlockAllToAll)
 
 
 def test_scale_keeps_the_total_recurrent_input():
@@ -86,16 +88,6 @@ def test_scale_keeps_the_total_recurrent_input():
         DecisionMaking(0.001)
     with pytest.raises(ValueError, match=r"DecisionMaking\(coherence=150.0\)"):
         DecisionMaking(coherence=150.0)
-
-
-def test_pool_weights_equal_the_dense_all_to_all():
-    comm = _PoolAllToAll((3, 2, 4), (3, 2, 4), jnp.arange(9.0).reshape(3, 3) + 1.0)
-    dense = nt.comm.AllToAll(9, 9, comm.plastic_weight())
-    x = jax.random.uniform(jax.random.key(0), (2, 9))
-    both = jax.jit(lambda x: (comm(x), dense(x), comm(x, weight=2.0 * dense.weight)))
-    pooled, reference, override = both(x)
-    np.testing.assert_allclose(pooled, reference, rtol=1e-6)
-    np.testing.assert_allclose(override, 2.0 * reference, rtol=1e-6)
 
 
 def test_stimulus_rates_follow_coherence_under_vmap():

@@ -117,6 +117,78 @@ def test_shared_synapse_gives_the_sum_of_separate_projections():
     assert float(jnp.abs(v[-1]).max()) > 0.1
 
 
+def nmda_network(max_delay_b=None, tau_b=100.0):
+    """Poisson "P" onto two LIF populations through AlignPre NMDA projections with STP."""
+    fp = nt.conn.FixedProb(0.3, seed=7)
+
+    def nmda(post, n, w, tau, max_delay=None):
+        return nt.AlignPre(
+            "P", post, nt.comm.EventCSR(fp(20, n), w), syn_.NMDA(tau_decay=tau),
+            syn_.MgBlock(E=0.0), 1.0, syn_.STP(U=0.3), max_delay=max_delay,
+        )  # fmt: skip
+
+    lif = dict(v_rest=-65.0, v_reset=-65.0, v_th=-50.0, tau=20.0)
+    return nt.Network(
+        populations={
+            "P": nt.inputs.PoissonInput(20, 150.0),
+            "A": nt.neurons.LIF(30, **lif),
+            "B": nt.neurons.LIF(10, **lif),
+        },
+        projections={
+            "P2A": nmda("A", 30, 0.4, 100.0),
+            "P2B": nmda("B", 10, 0.9, tau_b, max_delay_b),
+        },
+    )
+
+
+def test_alignpre_projections_from_one_population_share_their_pre_side_state():
+    shared, separate = nmda_network(), nmda_network(max_delay_b=1.5)
+    assert shared.groups == (("P2A", "P2B"),) and separate.groups == ()
+    s0 = shared.init_state(dt=DT)
+    assert all(getattr(s0.projections["P2B"], f) is None for f in ("syn", "stp", "delay"))
+    assert s0.projections["P2A"].syn is not None and s0.projections["P2A"].delay is not None
+
+    def run(net):
+        def monitor(s, o):
+            return s.populations["A"].v, s.populations["B"].v
+
+        state = net.init_state(dt=DT)
+        return nt.simulate(net, state, dt=DT, n_steps=300, key=jax.random.key(1), monitor=monitor)
+
+    (va, vb), (wa, wb) = run(shared)[1], run(separate)[1]
+    np.testing.assert_allclose(va, wa, atol=1e-4)
+    np.testing.assert_allclose(vb, wb, atol=1e-4)
+    assert float(va[-1].max() - va[0].max()) > 1.0  # the NMDA input moved A
+
+
+def test_a_shared_state_refuses_members_that_no_longer_match():
+    net = nmda_network()
+    state = net.init_state(dt=DT)
+    changed = eqx.tree_at(lambda n: n.projections["P2B"].syn.tau_decay, net, 50.0)
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match="'P2A' and 'P2B' share one synaptic state.*STP and delay"):
+        changed(state, t=0.0, dt=DT, key=key)
+
+    @eqx.filter_jit
+    def step(model):  # the parameters are traced here: the check runs with the step
+        return model(state, t=0.0, dt=DT, key=key)[0].populations["A"].v
+
+    step(net)
+    with pytest.raises(Exception, match="'P2A' and 'P2B' share one synaptic state"):
+        step(changed).block_until_ready()
+    post = nt.Network(
+        populations={"A": nt.neurons.LIF(5), "B": nt.neurons.LIF(5)},
+        projections={
+            "A2B": exc("A", "B", nt.comm.OneToOne(5, 1.0)),
+            "B2B": exc("B", "B", nt.comm.OneToOne(5, 1.0)),
+        },
+    )
+    assert post.groups == (("A2B", "B2B"),)
+    retau = eqx.tree_at(lambda n: n.projections["B2B"].syn.tau, post, 2.0)
+    with pytest.raises(ValueError, match="'A2B' and 'B2B'.*synapse and output were equal"):
+        retau(post.init_state(), t=0.0, dt=DT)
+
+
 def test_size_mismatch_names_the_projection_and_both_sizes():
     comm = nt.comm.EventCSR(nt.conn.FixedProb(0.1, seed=0)(30, 10), 1.0)
     with pytest.raises(ValueError, match=r"projection 'E2I' \('E' -> 'I'\) connects 30 -> 10 "

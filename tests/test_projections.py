@@ -154,8 +154,16 @@ def test_delay_errors():
         make(1.0).init_state()
     proj = make(1.0)
     state = proj.init_state(dt=0.1)
-    with pytest.raises(ValueError, match="built for 10 steps"):
-        proj(state, jnp.zeros(1), t=0.0, dt=0.2)
+    with pytest.raises(ValueError, match="holds 10 steps, and round"):
+        proj(state, jnp.zeros(1), t=0.0, dt=0.05)
+    with pytest.raises(ValueError, match="max_delay=0.5\\): the delays reach 1.0 ms"):
+        nt.AlignPost(
+            "A", "B", nt.comm.OneToOne(1, 1.0), syn_.Expon(), syn_.CUBA(), 1.0, max_delay=0.5
+        )
+    with pytest.raises(ValueError, match="max_delay without a delay"):
+        nt.AlignPost("A", "B", nt.comm.OneToOne(1, 1.0), syn_.Expon(), syn_.CUBA(), max_delay=1.0)
+    with pytest.raises(ValueError, match="delay is traced.*pass max_delay"):
+        jax.jit(make)(1.0)
     with pytest.raises(ValueError, match="one delay per synapse"):
         nt.AlignPost(
             "A",
@@ -172,8 +180,57 @@ def test_traced_dt_mismatch_is_caught_at_run_time():
     state = proj.init_state(dt=0.1)
     f = jax.jit(lambda dt: proj(state, jnp.zeros(1), t=0.0, dt=dt)[1])
     f(0.1)
-    with pytest.raises(Exception, match="built for 10 steps"):
-        f(0.2).block_until_ready()
+    with pytest.raises(Exception, match="holds 10 steps"):
+        f(0.05).block_until_ready()
+
+
+@pytest.mark.parametrize("Proj", [nt.AlignPost, nt.AlignPre])
+def test_a_buffer_sized_for_a_finer_step_still_delays_exactly(Proj):
+    # Built at dt 0.1 (10 slots), run at dt 0.25: the delay is round(1 / 0.25) = 4 steps.
+    proj = Proj("A", "B", nt.comm.OneToOne(1, 1.0), syn_.Expon(5.0), syn_.CUBA(), delay=1.0)
+    _, current = run(proj, one_spike(20, 2), dt=0.25, state=proj.init_state(dt=0.1))
+    assert int(np.flatnonzero(np.asarray(current[:, 0]))[0]) == 2 + 4
+
+
+@pytest.mark.parametrize("Proj", [nt.AlignPost, nt.AlignPre])
+@pytest.mark.parametrize("per_synapse", [False, True])
+def test_delays_sweep_under_vmap_with_a_max_delay(Proj, per_synapse):
+    csr = nt.conn.CSR([0, 2], [0, 1], (1, 2))
+
+    def first_arrival(d):
+        delay = jnp.stack([d, 2 * d]) if per_synapse else d
+        proj = Proj(
+            "A", "B", nt.comm.CSR(csr, 1.0), syn_.Expon(5.0), syn_.CUBA(), delay, max_delay=2.0
+        )
+        _, current = run(proj, one_spike(40, 3))
+        return jnp.argmax(current != 0, axis=0)
+
+    delays = jnp.array([0.1, 0.3, 0.7, 1.0])
+    first = np.asarray(jax.vmap(first_arrival)(delays))
+    steps = np.rint(np.asarray(delays) / DT).astype(int)
+    np.testing.assert_array_equal(first[:, 0], 3 + steps)
+    np.testing.assert_array_equal(first[:, 1], 3 + (2 * steps if per_synapse else steps))
+
+
+def test_a_network_with_delays_is_a_filter_jit_argument_and_builds_inside_jit():
+    def build(delay):
+        lif = nt.neurons.LIF(2, v_rest=0.0, v_reset=0.0, v_th=1.0, tau=10.0)
+        proj = nt.AlignPost(
+            "A", "B", nt.comm.OneToOne(2, 5.0), syn_.Expon(2.0), syn_.CUBA(), delay=delay
+        )
+        return nt.Network({"A": lif, "B": lif}, {"AB": proj}, inputs={"A": 2.0})
+
+    @eqx.filter_jit
+    def simulate(model):
+        state = model.init_state(key=jax.random.key(0), dt=DT)
+        return nt.simulate(
+            model, state, duration=20.0, dt=DT, monitor=lambda s, o: s.populations["B"].v
+        )[1]
+
+    eager = simulate(build(1.5))
+    inside = eqx.filter_jit(lambda: simulate(build(1.5)))()
+    np.testing.assert_allclose(inside, eager, rtol=1e-6)
+    assert float(jnp.abs(eager).max()) > 0
 
 
 def test_construction_errors():

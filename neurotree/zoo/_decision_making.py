@@ -14,7 +14,6 @@ from .. import comm, conn, neurons, synapses
 from .._core import check, param
 from .._network import Network, NetworkState
 from .._projections import AlignPost, AlignPre
-from ..comm._base import all_pairs, outer_matrix
 from ..inputs import PoissonInput
 from ..inputs._waveforms import _within
 
@@ -139,7 +138,7 @@ class DecisionMaking(Network):
         from_e, from_i = 1600 / n_e, 400 / n_i
 
         def from_pools(g):  # E -> E, one weight per pair of pools
-            return _PoolAllToAll(pools, pools, g * from_e * structure)
+            return comm.BlockAllToAll(pools, pools, g * from_e * structure)
 
         def external(offset, n, g):  # "ext" neuron offset + k drives neuron k, one to one
             indptr = np.clip(np.arange(n_e + n_i + 1) - offset, 0, n)
@@ -229,47 +228,3 @@ class DecisionMaking(Network):
         n_i = self.populations["I"].size[0]
         inputs["ext"] = base + jnp.concatenate([stimulus, jnp.zeros(n_i, stimulus.dtype)])
         return super().__call__(state, inputs, t=t, dt=dt, key=key)
-
-
-class _PoolAllToAll(comm.Comm):
-    """All-to-all projection with one weight per (pre pool, post pool) pair:
-
-        y_j = sum_i x_i W[pool(i), pool(j)] = sum_p W[p, pool(j)] (sum_{i in p} x_i)
-
-    computed from pool sums in O(n_pre + n_post). Pools are consecutive ranges of neurons of
-    the given sizes. `plastic_weight()` is the dense (n_pre, n_post) matrix, which `__call__`
-    also accepts as `weight`.
-    """
-
-    weight: Float[Array, "p_pre p_post"]
-    pre_sizes: tuple[int, ...] = eqx.field(static=True)
-    post_sizes: tuple[int, ...] = eqx.field(static=True)
-
-    def __init__(self, pre_sizes, post_sizes, weight: ArrayLike):
-        self.pre_sizes = tuple(int(n) for n in pre_sizes)
-        self.post_sizes = tuple(int(n) for n in post_sizes)
-        self.n_pre, self.n_post = sum(self.pre_sizes), sum(self.post_sizes)
-        self.weight = param("PoolAllToAll", "weight", weight, (len(pre_sizes), len(post_sizes)))
-
-    def __call__(self, x: ArrayLike, weight: ArrayLike | None = None) -> Array:
-        x = self._pre(x)
-        if weight is not None:
-            w = self._weight(weight, None, ((self.n_pre, self.n_post),))
-            return jnp.matmul(x, w, precision=jax.lax.Precision.HIGHEST)
-        bounds = np.cumsum((0,) + self.pre_sizes)
-        sums = jnp.stack([x[..., a:b].sum(-1) for a, b in zip(bounds[:-1], bounds[1:])], -1)
-        per_pool = jnp.matmul(sums, self.weight, precision=jax.lax.Precision.HIGHEST)
-        return jnp.repeat(per_pool, np.asarray(self.post_sizes), axis=-1,
-                          total_repeat_length=self.n_post)  # fmt: skip
-
-    def plastic_weight(self) -> Float[Array, "n_pre n_post"]:
-        rows = jnp.repeat(self.weight, np.asarray(self.pre_sizes), axis=0,
-                          total_repeat_length=self.n_pre)  # fmt: skip
-        return jnp.repeat(rows, np.asarray(self.post_sizes), axis=1,
-                          total_repeat_length=self.n_post)  # fmt: skip
-
-    def outer(self, a_pre: ArrayLike, b_post: ArrayLike) -> Array:
-        return outer_matrix(self._pre(a_pre, "a_pre"), self._post(b_post))
-
-    def synapses(self):
-        return all_pairs(self.n_pre, self.n_post)
