@@ -7,9 +7,13 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._core import DynamicalSystem, as_shape, broadcast_input, check, check_dt, concrete, param
 
-# Largest mean count drawn in one piece by inversion (see `_poisson_counts`). jax.random.poisson
-# is not used: it runs both of its samplers on every element and is slow to run and to compile.
-_PART_MAX = 10.0
+# Poisson(lam) is drawn as a sum of parts of mean at most _PART_MAX, each by inversion over a
+# fixed number of CDF terms: at a mean of 1 the k-th term is at most 1 / k!, below the
+# resolution of u (2^-24 in float32, 2^-53 in float64) from k = 11 (float32) and k = 18
+# (float64) on, where F stops growing, so no count is cut off. jax.random.poisson is not used:
+# it runs both of its samplers on every element and is slow to run and to compile.
+_PART_MAX = 1.0
+_TERMS = {4: 12, 8: 19}  # by itemsize
 
 _NO_KEY = (
     "PoissonInput draws its spikes at random but no key was given; pass "
@@ -75,30 +79,24 @@ class PoissonInput(DynamicalSystem):
 def _poisson_counts(key: PRNGKeyArray, lam: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
     """Poisson(lam) samples, elementwise, as floats of lam's dtype.
 
-    A mean lam is split into m = ceil(lam / 10) equal parts (Poisson(lam) is the sum of m
-    independent Poisson(lam / m)), each drawn by inversion: the least k with u <= F(k), F the
-    Poisson CDF built term by term (Devroye 1986, Non-Uniform Random Variate Generation, ch.
-    X.3). Fast for the small means of spike trains, exact up to floating-point rounding of F.
+    A mean lam is split into m = ceil(lam) equal parts (Poisson(lam) is the sum of m independent
+    Poisson(lam / m)), each drawn by inversion: the number of CDF values F(0), F(1), ... below a
+    uniform u (Devroye 1986, Non-Uniform Random Variate Generation, ch. X.3). The terms are a
+    fixed unrolled sequence, which XLA fuses into one elementwise loop; spike trains (lam << 1)
+    take a single part.
     """
     m = jnp.maximum(jnp.ceil(lam / _PART_MAX), 1.0)
     part = lam / m
 
     def draw(j, lam_j):
         u = jax.random.uniform(jax.random.fold_in(key, j), lam.shape, lam.dtype)
-        p0 = jnp.exp(-lam_j)
-
-        def more(carry):  # some u above F, and F still grows in floating point
-            _, _, _, cdf, grew = carry
-            return jnp.any((u > cdf) & grew)
-
-        def term(carry):
-            k, count, p, cdf, _ = carry
+        p = jnp.exp(-lam_j)
+        cdf, count = p, jnp.zeros_like(lam)
+        for k in range(1, _TERMS.get(lam.dtype.itemsize, 19) + 1):
             count = count + (u > cdf)
-            p = p * lam_j / (k + 1)
-            return k + 1, count, p, cdf + p, cdf + p > cdf
-
-        init = (jnp.zeros((), lam.dtype), jnp.zeros_like(lam), p0, p0, jnp.ones(lam.shape, bool))
-        return jax.lax.while_loop(more, term, init)[1]
+            p = p * (lam_j * (1.0 / k))
+            cdf = cdf + p
+        return count
 
     def add_part(carry):
         j, count = carry

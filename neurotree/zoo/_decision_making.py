@@ -62,7 +62,7 @@ class DecisionMaking(Network):
     `init_state` draws each membrane potential uniformly in [V_L, V_th) (from `seed` when no
     key is given) and sizes the delay buffers for the class's `dt` (0.1 ms) unless given
     another. Trials differ by the keys given to `nt.simulate` and `init_state`. Build the
-    model outside `jax.jit` (or close over it): its delays must be concrete to size buffers.
+    model once and pass it to `eqx.filter_jit`-ed functions as an argument or close over it.
 
     At 51.2 % coherence (8 trials, full size) the winning pool fires 30.6 Hz over the last
     300 ms of a 1 s stimulus, the loser 1.9 Hz, N 4.5 Hz, I 14.2 Hz; at rest E fires 1.6 Hz and
