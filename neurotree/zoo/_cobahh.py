@@ -3,27 +3,19 @@
 import dataclasses
 from typing import ClassVar
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from .. import channels as _channels, neurons as _neurons, synapses as _synapses
-from .._network import Network, NetworkState
-from ._coba import (
-    check_seed,
-    default_key,
-    ei_projections,
-    ei_sizes,
-    jit_init_state,
-    replace_v,
-)
+from .._network import NetworkState
+from ._ei import EIBenchmark, replace_v
 
 AREA_UM2 = 20000.0  # membrane area (um^2) of the benchmark's single compartment
 NS = 1e-9 / (AREA_UM2 * 1e-8) * 1e3  # 1 nS over that area, in mS/cm^2 (= 0.005)
 
 
-class COBAHH(Network):
+class COBAHH(EIBenchmark):
     """The COBAHH benchmark network (Brette et al. 2007, benchmark 3; Brian2's COBAHH example).
 
     N = round(4000 scale) single-compartment Traub-Miles neurons (`nt.neurons.CondNeuron`),
@@ -52,19 +44,11 @@ class COBAHH(Network):
     (1991), Neuronal Networks of the Hippocampus, Cambridge University Press.
     """
 
-    dt: ClassVar[float] = 0.1
-    duration: ClassVar[float] = 1000.0
     summary: ClassVar[str] = (
         "Brette 2007 COBAHH benchmark: 4000 Traub-Miles HH neurons, 80% E, exponential conductances"
     )
-    scale: float = eqx.field(static=True)
-    seed: int = eqx.field(static=True)
-    comm: str = eqx.field(static=True)
 
     def __init__(self, scale=1.0, *, seed: int = 0, comm: str = "csr"):
-        n_e, n_i, p = ei_sizes("COBAHH", scale)
-        self.scale, self.seed, self.comm = float(scale), check_seed("COBAHH", seed), comm
-
         def hh(n):
             channels = {
                 "Na": _channels.INa_TM(g_max=100.0, E=50.0, V_T=-63.0),
@@ -75,20 +59,10 @@ class COBAHH(Network):
 
         exc = (6.0 * NS, _synapses.Expon(5.0), _synapses.COBA(E=0.0))
         inh = (67.0 * NS, _synapses.Expon(10.0), _synapses.COBA(E=-80.0))
-        super().__init__(
-            populations={"E": hh(n_e), "I": hh(n_i)},
-            projections=ei_projections("COBAHH", n_e, n_i, p, self.seed, comm, exc, inh),
-        )
+        super().__init__(scale, seed, comm, hh, exc, inh)
 
-    def init_state(
-        self, batch_shape: tuple[int, ...] = (), *, key: PRNGKeyArray | None = None, dt=None
-    ) -> NetworkState:
+    def _randomise(self, state: NetworkState, key: PRNGKeyArray) -> NetworkState:
         """Random v, g_e and g_i as drawn by Brian2's COBAHH example; gates at 0."""
-        key = default_key(self.seed, key)
-        return jit_init_state(self, tuple(batch_shape), key, None if dt is None else float(dt))
-
-    def _init_state(self, batch_shape, key, dt) -> NetworkState:
-        state = super().init_state(batch_shape, key=key, dt=dt)
         keys = jax.random.split(key, 6)
         v = {}
         projs = dict(state.projections)

@@ -2,23 +2,15 @@
 
 from typing import ClassVar
 
-import equinox as eqx
 import jax
 from jaxtyping import PRNGKeyArray
 
 from .. import neurons as _neurons, synapses as _synapses
-from .._network import Network, NetworkState
-from ._coba import (
-    check_seed,
-    default_key,
-    ei_projections,
-    ei_sizes,
-    jit_init_state,
-    replace_v,
-)
+from .._network import NetworkState
+from ._ei import EIBenchmark, random_v
 
 
-class CUBA(Network):
+class CUBA(EIBenchmark):
     """The CUBA benchmark network (Brette et al. 2007, benchmark 2; Brian2's CUBA example).
 
     N = round(4000 scale) LIF neurons, 80% excitatory ("E"), 20% inhibitory ("I"), each pair
@@ -38,19 +30,11 @@ class CUBA(Network):
     J Neurosci 25:10786-10795.
     """
 
-    dt: ClassVar[float] = 0.1
-    duration: ClassVar[float] = 1000.0
     summary: ClassVar[str] = (
         "Brette 2007 CUBA benchmark: 4000 LIF, 80% E, exponential current synapses"
     )
-    scale: float = eqx.field(static=True)
-    seed: int = eqx.field(static=True)
-    comm: str = eqx.field(static=True)
 
     def __init__(self, scale=1.0, *, seed: int = 0, comm: str = "csr"):
-        n_e, n_i, p = ei_sizes("CUBA", scale)
-        self.scale, self.seed, self.comm = float(scale), check_seed("CUBA", seed), comm
-
         def lif(n):
             return _neurons.LIF(
                 n, tau=20.0, v_rest=-49.0, v_reset=-60.0, v_th=-50.0, tau_ref=5.0, R=1.0
@@ -58,23 +42,10 @@ class CUBA(Network):
 
         exc = (60 * 0.27 / 10, _synapses.Expon(5.0), _synapses.CUBA())
         inh = (-20 * 4.5 / 10, _synapses.Expon(10.0), _synapses.CUBA())
-        super().__init__(
-            populations={"E": lif(n_e), "I": lif(n_i)},
-            projections=ei_projections("CUBA", n_e, n_i, p, self.seed, comm, exc, inh),
-        )
+        super().__init__(scale, seed, comm, lif, exc, inh)
 
-    def init_state(
-        self, batch_shape: tuple[int, ...] = (), *, key: PRNGKeyArray | None = None, dt=None
-    ) -> NetworkState:
+    def _randomise(self, state: NetworkState, key: PRNGKeyArray) -> NetworkState:
         """v uniform in [v_reset, v_th] = [-60, -50] mV (as Brian2's CUBA example), g = 0."""
-        key = default_key(self.seed, key)
-        return jit_init_state(self, tuple(batch_shape), key, None if dt is None else float(dt))
-
-    def _init_state(self, batch_shape, key, dt) -> NetworkState:
-        state = super().init_state(batch_shape, key=key, dt=dt)
-        ke, ki = jax.random.split(key)
-        v = {}
-        for name, k in (("E", ke), ("I", ki)):
-            shape = state.populations[name].v.shape
-            v[name] = jax.random.uniform(k, shape, minval=-60.0, maxval=-50.0)
-        return replace_v(state, v)
+        return random_v(
+            state, key, lambda k, shape: jax.random.uniform(k, shape, minval=-60.0, maxval=-50.0)
+        )
