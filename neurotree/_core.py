@@ -9,6 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from .kernels._common import concrete as concrete
+
 
 class DynamicalSystem(eqx.Module):
     """Anything that `nt.simulate` can step.
@@ -27,16 +29,6 @@ class DynamicalSystem(eqx.Module):
         self, state, inputs, *, t: ArrayLike, dt: ArrayLike, key: PRNGKeyArray | None = None
     ) -> tuple[Any, Any]:
         """Advance `state` from `t` to `t + dt` under `inputs`; return `(state, outputs)`."""
-
-
-def concrete(x) -> np.ndarray | None:
-    """`x` as a NumPy array when its value is known at trace time, else None."""
-    if isinstance(x, jax.core.Tracer):
-        return None
-    try:
-        return np.asarray(x)
-    except (TypeError, jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
-        return None
 
 
 def as_shape(owner: str, size) -> tuple[int, ...]:

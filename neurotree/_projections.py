@@ -260,26 +260,13 @@ class AlignPost(_Projection):
     delay convention (Gewaltig & Diesmann 2007, Scholarpedia 2:1430).
     """
 
-    def __init__(
-        self,
-        pre: str,
-        post: str,
-        comm: _comm.Comm,
-        syn: _synapses.Synapse,
-        out: _synapses.Output,
-        delay: ArrayLike | None = None,
-        stp: _synapses.STP | None = None,
-        *,
-        stdp: _synapses.STDP | None = None,
-        max_delay: float | None = None,
-    ):
-        super().__init__(pre, post, comm, syn, out, delay, stp, stdp=stdp, max_delay=max_delay)
-        if not type(syn).linear:
+    def __check_init__(self):
+        if not type(self.syn).linear:
             raise ValueError(
-                f"{self._name()}: {type(syn).__name__} is nonlinear in its input, and AlignPost "
-                "sums the inputs of many pre neurons before the synapse, which is exact only "
-                "for linear synapses (Expon, DualExpon, Alpha). Use nt.AlignPre, which keeps "
-                "one synapse per pre neuron."
+                f"{self._name()}: {type(self.syn).__name__} is nonlinear in its input, and "
+                "AlignPost sums the inputs of many pre neurons before the synapse, which is "
+                "exact only for linear synapses (Expon, DualExpon, Alpha). Use nt.AlignPre, "
+                "which keeps one synapse per pre neuron."
             )
 
     def _syn_size(self) -> int:

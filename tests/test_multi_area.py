@@ -63,7 +63,7 @@ def test_multi_area_structure(three_areas):
     assert bool(jnp.all(v == again)) and not bool(jnp.all(v == other))
     assert model.init_state((2,), dt=DT).populations["A0"].populations["I"].v.shape == (2, 40)
 
-    with pytest.raises(ValueError, match=r"MultiArea\(scale=0.05\): scale must be >= 0.1"):
+    with pytest.raises(ValueError, match=r"MultiArea\(scale=0.05\): scale must be a number >= 0.1"):
         MultiArea(0.05)
     with pytest.raises(ValueError, match="gba must be 'weak' or 'strong'"):
         MultiArea(0.1, gba="medium")

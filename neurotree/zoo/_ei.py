@@ -23,16 +23,22 @@ E_FRACTION = 0.8
 _NAMES = ("E2E", "E2I", "I2E", "I2I")
 
 
+def check_scale(owner: str, scale, n0: int, p0: float, inputs: str) -> float:
+    """`scale` as a float >= p0 (n0 scale neurons with p = p0 / scale, which must not exceed 1)."""
+    if isinstance(scale, bool) or not isinstance(scale, int | float | np.integer | np.floating):
+        raise ValueError(f"{owner}(scale={scale!r}): scale must be a number >= {p0}.")
+    scale = float(scale)
+    if not (math.isfinite(scale) and scale >= p0):
+        raise ValueError(
+            f"{owner}(scale={scale}): scale must be a number >= {p0} ({n0} * scale neurons with "
+            f"p = {p0} / scale; below {p0} the {inputs} per neuron would need p > 1)."
+        )
+    return scale
+
+
 def ei_sizes(owner: str, scale) -> tuple[int, int, float]:
     """(n_e, n_i, p): N = round(4000 scale) neurons, 80% E, p = 0.02 / scale."""
-    if isinstance(scale, bool) or not isinstance(scale, int | float | np.integer | np.floating):
-        raise ValueError(f"{owner}(scale={scale!r}): scale must be a positive number.")
-    scale = float(scale)
-    if not (math.isfinite(scale) and scale >= P0):
-        raise ValueError(
-            f"{owner}(scale={scale}): scale must be a number >= {P0} (N = 4000 * scale neurons "
-            f"with p = {P0} / scale; below {P0} the 80 synapses per neuron would need p > 1)."
-        )
+    scale = check_scale(owner, scale, N0, P0, "80 synapses")
     n = round(N0 * scale)
     n_e = round(E_FRACTION * n)
     return n_e, n - n_e, P0 / scale

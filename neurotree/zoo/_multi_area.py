@@ -14,6 +14,7 @@ from jaxtyping import ArrayLike, PRNGKeyArray
 from .. import comm as _comm, conn as _conn, neurons as _neurons, synapses as _synapses
 from .._network import Network, NetworkState
 from .._projections import AlignPost
+from ._ei import check_scale, check_seed
 
 N0 = 2000  # neurons per area at scale 1 (Joglekar et al.: 1600 E, 400 I)
 E_FRACTION = 0.8
@@ -127,15 +128,7 @@ class MultiArea(Network):
         hierarchy: ArrayLike | Sequence | None = None,
     ):
         owner = "MultiArea"
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-            raise ValueError(f"{owner}(seed={seed!r}): seed must be a non-negative integer.")
-        if isinstance(scale, bool) or not isinstance(scale, int | float | np.number):
-            raise ValueError(f"{owner}(scale={scale!r}): scale must be a number >= {P0}.")
-        if not (math.isfinite(scale) and scale >= P0):
-            raise ValueError(
-                f"{owner}(scale={scale}): scale must be >= {P0} (2000 scale neurons per area "
-                f"with p = {P0} / scale; below {P0} the 160 E inputs per neuron would need p > 1)."
-            )
+        seed, scale = check_seed(owner, seed), check_scale(owner, scale, N0, P0, "160 E inputs")
         if isinstance(n_areas, bool) or not isinstance(n_areas, int | np.integer) or n_areas < 1:
             raise ValueError(f"{owner}(n_areas={n_areas!r}): n_areas must be a positive integer.")
         if gba not in GBA:

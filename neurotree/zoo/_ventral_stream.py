@@ -1,6 +1,5 @@
 """The ventral visual stream as a hierarchy of nested E/I networks (BrainPy, Wang et al. 2023)."""
 
-import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -17,6 +16,7 @@ from .. import (
 )
 from .._network import Network
 from .._projections import AlignPost
+from ._ei import check_scale, check_seed
 
 AREAS = ("V1", "V2", "V4", "TEO", "TEpd")
 N0 = 4000  # neurons per area at scale 1 (3200 E, 800 I)
@@ -128,15 +128,7 @@ class VentralStream(Network):
         E_L: float | int = -65.0,
     ):
         owner = "VentralStream"
-        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-            raise ValueError(f"{owner}(seed={seed!r}): seed must be a non-negative integer.")
-        if isinstance(scale, bool) or not isinstance(scale, int | float | np.number):
-            raise ValueError(f"{owner}(scale={scale!r}): scale must be a number >= {P0}.")
-        if not (math.isfinite(scale) and scale >= P0):
-            raise ValueError(
-                f"{owner}(scale={scale}): scale must be >= {P0} (4000 scale neurons per area "
-                f"with p = {P0} / scale; below {P0} the 80 inputs per neuron would need p > 1)."
-            )
+        seed, scale = check_seed(owner, seed), check_scale(owner, scale, N0, P0, "80 inputs")
         hops = len(AREAS) - 1
         ff, fb = _per_hop(owner, "ff", ff, hops), _per_hop(owner, "fb", fb, hops)
         delay = _per_hop(owner, "delay", delay, hops)
