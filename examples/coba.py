@@ -90,9 +90,14 @@ def main(small: bool = False, out: str = "examples/out", name: str = "COBA") -> 
     return result
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def cli(main, doc: str) -> None:
+    """Run `main` with the command line of these examples: [--small] [--out DIR]."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="N = 400, 200 ms")
     parser.add_argument("--out", default="examples/out", help="folder for the figure")
     args = parser.parse_args()
     main(small=args.small, out=args.out)
+
+
+if __name__ == "__main__":
+    cli(main, __doc__)

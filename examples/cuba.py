@@ -7,22 +7,12 @@ benchmarks/README.md).
     python examples/cuba.py [--small] [--out examples/out]
 """
 
-import argparse
-import importlib.util
-import pathlib
+from coba import cli, main as run_example  # examples/coba.py: the runner and the figure
 
 
 def main(small: bool = False, out: str = "examples/out") -> dict:
-    path = pathlib.Path(__file__).with_name("coba.py")
-    spec = importlib.util.spec_from_file_location("coba_example", path)
-    coba = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(coba)
-    return coba.main(small=small, out=out, name="CUBA")
+    return run_example(small=small, out=out, name="CUBA")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--small", action="store_true", help="N = 400, 200 ms")
-    parser.add_argument("--out", default="examples/out", help="folder for the figure")
-    args = parser.parse_args()
-    main(small=args.small, out=args.out)
+    cli(main, __doc__)

@@ -2,6 +2,7 @@
 
 import importlib.util
 import pathlib
+import sys
 
 import matplotlib
 import numpy as np
@@ -12,6 +13,8 @@ EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
 
 def load(name):
+    if str(EXAMPLES) not in sys.path:  # as `python examples/NAME.py` has it: examples import coba
+        sys.path.insert(0, str(EXAMPLES))
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
