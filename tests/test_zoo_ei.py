@@ -25,14 +25,14 @@ MODELS = ["COBA", "CUBA", "COBAHH"]
 REFERENCE = {"COBA": (0.1, "euler"), "CUBA": (0.1, "exact"), "COBAHH": (0.025, "rk4")}
 
 
-def brian2(model, scale, duration):
-    dt, method = REFERENCE[model]
+def brian2(model, scale, duration, reference=None):
+    dt, method = REFERENCE[model] if reference is None else reference
     for e in json.loads(RATES.read_text())["entries"]:
         if (e["model"], e["scale"], e["duration"], e["dt"], e["method"]) == (
             model, scale, duration, dt, method
         ):  # fmt: skip
             return e
-    raise LookupError(f"no Brian2 rates for {model} at scale {scale}, {duration} ms")
+    raise LookupError(f"no Brian2 rates for {model} at scale {scale}, {duration} ms, {method}")
 
 
 def counts(state, out):
@@ -176,9 +176,14 @@ def test_rates_match_brian2_at_small_scale(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", MODELS + ["COBAHH-exponential_euler"])
 def test_rates_match_brian2_at_full_scale(name):
-    ref = brian2(name, 1.0, 1000.0)
-    ours = np.array([rates(getattr(nt.zoo, name)(1.0, seed=s), 1000.0) for s in (0, 1)])
+    # "COBAHH-exponential_euler": our COBAHH with Brian2's own script's method (first-order
+    # exponential Euler, dt 0.1 ms) against that script: measured E 36.4 / I 37.0 Hz (seeds 0, 1)
+    # vs 36.1 / 35.8; the default ExponentialRK2 is compared with converged Brian2 (rk4).
+    model, _, method = name.partition("-")
+    kw = {"solver": nt.integrators.ExponentialEuler()} if method else {}
+    ref = brian2(model, 1.0, 1000.0, (0.1, method) if method else None)
+    ours = np.array([rates(getattr(nt.zoo, model)(1.0, seed=s, **kw), 1000.0) for s in (0, 1)])
     for pop, mine in zip("EI", ours.mean(0)):
         assert mine == pytest.approx(ref[f"rate_{pop}"], rel=0.15), (pop, mine, ref)
