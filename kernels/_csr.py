@@ -4,19 +4,27 @@ M has shape (n_pre, n_post); row i holds `data[s]` at column `indices[s]` for
 `indptr[i] <= s < indptr[i + 1]` (`data` a scalar for a homogeneous weight). transpose=True is
 pre -> post delivery, y_j = sum_i x_i M_ij; transpose=False is y_i = sum_j M_ij x_j.
 
+One primitive runs the product on every backend. It is linear in x and in `data`, so its JVP
+is the same product of the tangents, and its transpose with respect to x is the product with
+the transposed matrix; with respect to data it is the per-synapse sum
+ct_data[s] = sum_b x[b, pre(s)] ct[b, post(s)] (summed over synapses for a scalar weight).
+Batching folds a vmapped x into the batch rows; vmapped indices or data run the XLA reference.
+
 XLA reference: the row of each synapse comes from `indptr` (`jnp.repeat` with a static total
-length), the product is a gather and a `jax.ops.segment_sum`, and plain autodiff differentiates
-it with respect to x and `data`. Index arrays are trusted (`nt.conn.CSR` validates them):
-out-of-range entries are dropped by the segment sum rather than checked on every call.
+length) unless given, the product is a gather and a `jax.ops.segment_sum`. Index arrays are
+trusted (`nt.conn.CSR` validates them).
 """
 
 import functools
 
 import jax
 import jax.numpy as jnp
+from jax.extend.core import Primitive
+from jax.interpreters import ad, batching, mlir
 from jaxtyping import Array, ArrayLike
 
-from ._common import as_float, check_backend, check_input, check_shape, flatten_batch
+from ._backends import GPU_PLATFORMS, check_backend, resolve
+from ._common import as_float, check_input, check_shape, flatten_batch
 
 
 def _check_csr(fn: str, indptr, indices, data, shape):
@@ -60,13 +68,27 @@ def _matvec(fn, x, indptr, indices, data, shape, transpose, backend, pre_indices
                 f"synapse, shape {indices.shape}."
             )
         pre_indices = pre_indices.astype(jnp.int32)
-    return _xla(x, indptr, indices, data, pre_indices, shape, bool(transpose))
+    transpose = bool(transpose)
+    data = data.astype(x.dtype)
+    x2, lead = flatten_batch(x)
+    n_out = shape[1] if transpose else shape[0]
+    if indices.shape[0] == 0 or x2.shape[0] == 0:
+        y2 = jnp.zeros((x2.shape[0], n_out), x.dtype) + 0 * jnp.sum(data)
+    else:
+        has_pre = pre_indices is not None
+        pre = pre_indices if has_pre else jnp.zeros((0,), jnp.int32)
+        params = dict(
+            shape=shape, transpose=transpose, event=fn.startswith("event"), backend=backend,
+            has_pre=has_pre,
+        )  # fmt: skip
+        y2 = csr_matvec_p.bind(x2, indptr, indices, data, pre, **params)
+    return y2.reshape(lead + (n_out,))
 
 
-@functools.partial(jax.jit, static_argnums=(5, 6))
-def _xla(x, indptr, indices, data, pre, shape, transpose):
+def _reference(x2, indptr, indices, data, pre, *, shape, transpose, has_pre):
+    """The XLA definition: (B, n_in) -> (B, n_out)."""
     n_pre, n_post = shape
-    if pre is None:  # computing it costs a cumulative sum over nnz (slow on CPU)
+    if not has_pre:  # computing it costs a cumulative sum over nnz (slow on CPU)
         pre = _pre_index(indptr, indices.shape[0], n_pre)
 
     def one(v):
@@ -76,9 +98,109 @@ def _xla(x, indptr, indices, data, pre, shape, transpose):
             v[indices] * data, pre, num_segments=n_pre, indices_are_sorted=True
         )
 
-    x2, lead = flatten_batch(x)
-    y2 = jax.vmap(one)(x2)
-    return y2.reshape(lead + y2.shape[-1:])
+    return jax.vmap(one)(x2)
+
+
+def _implementation(impl: str, shape, transpose, event, has_pre):
+    if impl == "xla":
+        return functools.partial(_reference, shape=shape, transpose=transpose, has_pre=has_pre)
+    if impl == "native":
+        from . import _native
+
+        def native(x2, indptr, indices, data, pre):
+            return _native.csr_matvec(
+                x2, indptr, indices, data, shape=shape, transpose=transpose, event=event
+            )
+
+        return native
+    from . import _pallas
+
+    def pallas(x2, indptr, indices, data, pre):
+        return _pallas.csr_matvec(
+            x2, indptr, indices, data, shape=shape, transpose=transpose, event=event,
+            interpret=impl == "interpret",
+        )  # fmt: skip
+
+    return pallas
+
+
+csr_matvec_p = Primitive("neurotree_csr_matvec")
+
+
+@functools.cache
+def _eager(params):
+    return jax.jit(functools.partial(csr_matvec_p.bind, **dict(params)))
+
+
+csr_matvec_p.def_impl(lambda *args, **params: _eager(tuple(sorted(params.items())))(*args))
+
+
+@csr_matvec_p.def_abstract_eval
+def _abstract(x2, indptr, indices, data, pre, *, shape, transpose, **_):
+    n_out = shape[1] if transpose else shape[0]
+    return jax.core.ShapedArray((x2.shape[0], n_out), x2.dtype)
+
+
+def _lowering(platform):
+    def rule(ctx, *args, shape, transpose, event, backend, has_pre):
+        impl = resolve("csr_matvec", backend, platform or "other")
+        fn = _implementation(impl, shape, transpose, event, has_pre)
+        return mlir.lower_fun(fn, multiple_results=False)(ctx, *args)
+
+    return rule
+
+
+mlir.register_lowering(csr_matvec_p, _lowering(None))
+for _platform in ("cpu",) + GPU_PLATFORMS:
+    mlir.register_lowering(csr_matvec_p, _lowering(_platform), platform=_platform)
+
+
+def _jvp_x(g, x2, indptr, indices, data, pre, **params):
+    return csr_matvec_p.bind(g, indptr, indices, data, pre, **params)
+
+
+def _jvp_data(g, x2, indptr, indices, data, pre, **params):
+    return csr_matvec_p.bind(x2, indptr, indices, g, pre, **params)
+
+
+ad.defjvp(csr_matvec_p, _jvp_x, None, None, _jvp_data, None)
+
+
+def _transpose(ct, x2, indptr, indices, data, pre, *, shape, transpose, event, backend, has_pre):
+    if type(ct) is ad.Zero:
+        return None, None, None, None, None
+    ct_x = ct_data = None
+    if ad.is_undefined_primal(x2):
+        ct_x = csr_matvec_p.bind(
+            ct, indptr, indices, data, pre, shape=shape, transpose=not transpose, event=False,
+            backend=backend, has_pre=has_pre,
+        )  # fmt: skip
+    if ad.is_undefined_primal(data):
+        rows = pre if has_pre else _pre_index(indptr, indices.shape[0], shape[0])
+        a, b = (x2, ct) if transpose else (ct, x2)  # a on the pre side, b on the post side
+        per_synapse = jnp.sum(a[:, rows] * b[:, indices], axis=0)
+        ct_data = per_synapse if data.aval.shape else jnp.sum(per_synapse)
+    return ct_x, None, None, ct_data, None
+
+
+ad.primitive_transposes[csr_matvec_p] = _transpose
+
+
+def _batch(args, dims, **params):
+    x2, *rest = args
+    if all(d is None for d in dims[1:]):  # None: not mapped
+        x = jnp.moveaxis(x2, dims[0], 0)
+        v, b = x.shape[:2]
+        y = csr_matvec_p.bind(x.reshape((v * b,) + x.shape[2:]), *rest, **params)
+        return y.reshape((v, b) + y.shape[1:]), 0
+    reference = functools.partial(
+        _reference, shape=params["shape"], transpose=params["transpose"],
+        has_pre=params["has_pre"],
+    )  # fmt: skip
+    return jax.vmap(reference, in_axes=tuple(dims))(*args), 0
+
+
+batching.primitive_batchers[csr_matvec_p] = _batch
 
 
 def csr_matvec(

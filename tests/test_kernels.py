@@ -143,6 +143,37 @@ def test_csr_under_jit_and_vmap():
     np.testing.assert_allclose(ys[1], 2 * ref, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("transpose", [True, False])
+@pytest.mark.parametrize("scalar", [True, False])
+def test_csr_forward_mode_and_gradients_under_vmap(transpose, scalar):
+    shape = (9, 6)
+    mask, indptr, indices = random_csr(*shape, 0.5)
+    pre, post = np.nonzero(mask)
+    data = np.float32(0.7) if scalar else RNG.normal(size=indices.size).astype(np.float32)
+    x = RNG.random((3, shape[0] if transpose else shape[1])).astype(np.float32)
+    dx, dd = RNG.normal(size=x.shape).astype(np.float32), np.ones_like(data) * 0.5
+
+    def op(x, d):
+        return k.event_csr_matvec(x, indptr, indices, d, shape=shape, transpose=transpose)
+
+    def ref(x, d):
+        m = jnp.zeros(shape).at[pre, post].add(jnp.broadcast_to(d, pre.shape))
+        return x @ m if transpose else x @ m.T
+
+    got = jax.jvp(op, (x, data), (dx, dd))
+    want = jax.jvp(ref, (x, data), (dx, dd))
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+    # Per-example gradients (vmap of grad) and a Hessian-vector product (jvp of grad).
+    per_example = jax.vmap(jax.grad(lambda x, d: jnp.sum(jnp.sin(op(x, d))), (0, 1)), (0, None))
+    reference = jax.vmap(jax.grad(lambda x, d: jnp.sum(jnp.sin(ref(x, d))), (0, 1)), (0, None))
+    for g, w in zip(per_example(x, data), reference(x, data)):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+    hvp = jax.jvp(jax.grad(lambda x: jnp.sum(jnp.sin(op(x, data)))), (x,), (dx,))[1]
+    hvp_ref = jax.jvp(jax.grad(lambda x: jnp.sum(jnp.sin(ref(x, data)))), (x,), (dx,))[1]
+    np.testing.assert_allclose(hvp, hvp_ref, rtol=1e-4, atol=1e-5)
+
+
 # ---------------------------------------------------------------- JIT connectivity
 
 
@@ -368,7 +399,13 @@ def test_errors_name_the_problem():
         k.csr_matvec(np.ones(5), indptr, indices, 1.0, shape=(5, 3), transpose=True)
     with pytest.raises(ValueError, match=r"data of shape \(2,\)"):
         k.csr_matvec(np.ones(4), indptr, indices, np.ones(2), shape=(4, 3), transpose=True)
-    with pytest.raises(ValueError, match=r"backend='pallas'.*\('auto', 'xla'\)"):
+    with pytest.raises(
+        ValueError, match=r"backend='gpu'\): backend must be one of \('auto', 'xla'"
+    ):
+        k.csr_matvec(np.ones(3), indptr, indices, 1.0, shape=(4, 3), backend="gpu")
+    with pytest.raises(
+        ValueError, match=r"backend='pallas'\): Pallas kernels .* not cpu.*interpret"
+    ):
         k.csr_matvec(np.ones(3), indptr, indices, 1.0, shape=(4, 3), backend="pallas")
     with pytest.raises(ValueError, match=r"spikes of length 2 .*n_pre=3"):
         k.event_matvec(np.ones(2), np.ones((3, 4)))
