@@ -18,14 +18,11 @@ GPU_PLATFORMS = ("cuda", "rocm")
 def check_backend(fn: str, backend) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"{fn}(backend={backend!r}): backend must be one of {BACKENDS}.")
-    if backend == "native":
-        from . import _native
-
-        if not _native.available():
-            raise ValueError(
-                f"{fn}(backend='native'): the native CPU kernels are unavailable here "
-                f"({_native.why_unavailable()}); use backend='auto' or 'xla'."
-            )
+    if backend == "native" and not native_available():
+        raise ValueError(
+            f"{fn}(backend='native'): the native CPU kernels are unavailable here "
+            f"({why_native_unavailable()}); use backend='auto' or 'xla'."
+        )
     return backend
 
 
@@ -38,6 +35,16 @@ def native_available() -> bool:
     except ImportError:
         return False
     return _native.available()
+
+
+def why_native_unavailable() -> str:
+    if os.environ.get("NEUROTREE_NATIVE", "1") == "0":
+        return "switched off by NEUROTREE_NATIVE=0"
+    try:
+        from . import _native
+    except ImportError as e:
+        return f"cannot import them: {e}"
+    return _native.why_unavailable()
 
 
 def resolve(fn: str, backend: str, platform: str) -> str:
