@@ -8,7 +8,6 @@ One primitive runs the product on every backend. It is linear in x and in `data`
 is the same product of the tangents, and its transpose with respect to x is the product with
 the transposed matrix; with respect to data it is the per-synapse sum
 ct_data[s] = sum_b x[b, pre(s)] ct[b, post(s)] (summed over synapses for a scalar weight).
-Batching folds a vmapped x into the batch rows; vmapped indices or data run the XLA reference.
 
 XLA reference: the row of each synapse comes from `indptr` (`jnp.repeat` with a static total
 length) unless given, the product is a gather and a `jax.ops.segment_sum`. Index arrays are
@@ -19,12 +18,12 @@ import functools
 
 import jax
 import jax.numpy as jnp
-from jax.extend.core import Primitive
-from jax.interpreters import ad, batching, mlir
+from jax.interpreters import ad
 from jaxtyping import Array, ArrayLike
 
-from ._backends import GPU_PLATFORMS, check_backend, resolve
+from ._backends import check_backend
 from ._common import as_float, check_input, check_shape, flatten_batch
+from ._primitive import define
 
 
 def _check_csr(fn: str, indptr, indices, data, shape):
@@ -101,58 +100,37 @@ def _reference(x2, indptr, indices, data, pre, *, shape, transpose, has_pre):
     return jax.vmap(one)(x2)
 
 
-def _implementation(impl: str, shape, transpose, event, has_pre):
+def _implementation(impl: str, *, shape, transpose, event, has_pre):
     if impl == "xla":
-        return functools.partial(_reference, shape=shape, transpose=transpose, has_pre=has_pre)
+        return _xla(shape=shape, transpose=transpose, event=event, has_pre=has_pre)
     if impl == "native":
         from . import _native
 
-        def native(x2, indptr, indices, data, pre):
-            return _native.csr_matvec(
-                x2, indptr, indices, data, shape=shape, transpose=transpose, event=event
-            )
+        kernel, extra = _native.csr_matvec, {}
+    else:
+        from . import _pallas
 
-        return native
-    from . import _pallas
+        kernel, extra = _pallas.csr_matvec, {"interpret": impl == "interpret"}
 
-    def pallas(x2, indptr, indices, data, pre):
-        return _pallas.csr_matvec(
-            x2, indptr, indices, data, shape=shape, transpose=transpose, event=event,
-            interpret=impl == "interpret",
-        )  # fmt: skip
+    def run(x2, indptr, indices, data, pre):
+        return kernel(
+            x2, indptr, indices, data, shape=shape, transpose=transpose, event=event, **extra
+        )
 
-    return pallas
+    return run
 
 
-csr_matvec_p = Primitive("neurotree_csr_matvec")
+def _xla(*, shape, transpose, event, has_pre):
+    return functools.partial(_reference, shape=shape, transpose=transpose, has_pre=has_pre)
 
 
-@functools.cache
-def _eager(params):
-    return jax.jit(functools.partial(csr_matvec_p.bind, **dict(params)))
+def _out_shape(x2, *_, shape, transpose, **__):
+    return (x2.shape[0], shape[1] if transpose else shape[0])
 
 
-csr_matvec_p.def_impl(lambda *args, **params: _eager(tuple(sorted(params.items())))(*args))
-
-
-@csr_matvec_p.def_abstract_eval
-def _abstract(x2, indptr, indices, data, pre, *, shape, transpose, **_):
-    n_out = shape[1] if transpose else shape[0]
-    return jax.core.ShapedArray((x2.shape[0], n_out), x2.dtype)
-
-
-def _lowering(platform):
-    def rule(ctx, *args, shape, transpose, event, backend, has_pre):
-        impl = resolve("csr_matvec", backend, platform or "other")
-        fn = _implementation(impl, shape, transpose, event, has_pre)
-        return mlir.lower_fun(fn, multiple_results=False)(ctx, *args)
-
-    return rule
-
-
-mlir.register_lowering(csr_matvec_p, _lowering(None))
-for _platform in ("cpu",) + GPU_PLATFORMS:
-    mlir.register_lowering(csr_matvec_p, _lowering(_platform), platform=_platform)
+csr_matvec_p = define(
+    "csr_matvec", abstract=_out_shape, implementation=_implementation, reference=_xla
+)
 
 
 def _jvp_x(g, x2, indptr, indices, data, pre, **params):
@@ -184,23 +162,6 @@ def _transpose(ct, x2, indptr, indices, data, pre, *, shape, transpose, event, b
 
 
 ad.primitive_transposes[csr_matvec_p] = _transpose
-
-
-def _batch(args, dims, **params):
-    x2, *rest = args
-    if all(d is None for d in dims[1:]):  # None: not mapped
-        x = jnp.moveaxis(x2, dims[0], 0)
-        v, b = x.shape[:2]
-        y = csr_matvec_p.bind(x.reshape((v * b,) + x.shape[2:]), *rest, **params)
-        return y.reshape((v, b) + y.shape[1:]), 0
-    reference = functools.partial(
-        _reference, shape=params["shape"], transpose=params["transpose"],
-        has_pre=params["has_pre"],
-    )  # fmt: skip
-    return jax.vmap(reference, in_axes=tuple(dims))(*args), 0
-
-
-batching.primitive_batchers[csr_matvec_p] = _batch
 
 
 def csr_matvec(

@@ -1,10 +1,22 @@
-"""Event-driven dense matrix-vector product."""
+"""Event-driven dense matrix-vector product.
+
+y = s @ W for spikes s (B, n_pre) and W (n_pre, n_post). The primitive is linear in s and in W:
+its JVP is the product of the tangents, the transposes are ct @ W^T (for s) and s^T @ ct (for
+W), both plain XLA dots.
+"""
+
+import functools
 
 import jax
 import jax.numpy as jnp
+from jax.interpreters import ad
 from jaxtyping import Array, ArrayLike
 
-from ._common import as_float, check_backend
+from ._backends import check_backend
+from ._common import as_float, flatten_batch
+from ._primitive import define
+
+_HIGHEST = jax.lax.Precision.HIGHEST
 
 
 def event_matvec(spikes: ArrayLike, weights: ArrayLike, *, backend: str = "auto") -> Array:
@@ -27,4 +39,50 @@ def event_matvec(spikes: ArrayLike, weights: ArrayLike, *, backend: str = "auto"
             f"event_matvec: spikes of {given} for weights of shape {weights.shape}; expected a "
             f"last axis of n_pre={weights.shape[0]}."
         )
-    return jnp.matmul(spikes, weights, precision=jax.lax.Precision.HIGHEST)
+    dtype = jnp.result_type(spikes, weights)
+    x2, lead = flatten_batch(spikes.astype(dtype))
+    if 0 in x2.shape or 0 in weights.shape:
+        return jnp.matmul(spikes.astype(dtype), weights.astype(dtype), precision=_HIGHEST)
+    y2 = event_matvec_p.bind(x2, weights.astype(dtype), backend=backend)
+    return y2.reshape(lead + y2.shape[-1:])
+
+
+def _reference():
+    return functools.partial(jnp.matmul, precision=_HIGHEST)
+
+
+def _implementation(impl: str):
+    if impl == "xla":
+        return _reference()
+    if impl == "native":
+        from . import _native
+
+        return functools.partial(_native.dense_matvec, event=True)
+    from . import _pallas
+
+    return functools.partial(_pallas.dense_matvec, event=True, interpret=impl == "interpret")
+
+
+event_matvec_p = define(
+    "event_matvec",
+    abstract=lambda x2, w, **_: (x2.shape[0], w.shape[1]),
+    implementation=_implementation,
+    reference=_reference,
+)
+
+ad.defjvp(
+    event_matvec_p,
+    lambda g, x2, w, **params: event_matvec_p.bind(g, w, **params),
+    lambda g, x2, w, **params: event_matvec_p.bind(x2, g, **params),
+)
+
+
+def _transpose(ct, x2, w, **params):
+    if type(ct) is ad.Zero:
+        return None, None
+    ct_x = jnp.matmul(ct, w.T, precision=_HIGHEST) if ad.is_undefined_primal(x2) else None
+    ct_w = jnp.matmul(x2.T, ct, precision=_HIGHEST) if ad.is_undefined_primal(w) else None
+    return ct_x, ct_w
+
+
+ad.primitive_transposes[event_matvec_p] = _transpose

@@ -68,6 +68,22 @@ def test_event_matvec_gradients_and_bool_spikes():
     np.testing.assert_allclose(jax.jit(k.event_matvec)(s, w), s @ w, rtol=1e-5)
 
 
+def test_event_matvec_forward_mode_vmapped_weights_and_interpret_backend():
+    w = RNG.normal(size=(7, 5)).astype(np.float32)
+    s = (RNG.random((3, 7)) < 0.5).astype(np.float32)
+    ds, dw = (
+        RNG.normal(size=s.shape).astype(np.float32),
+        RNG.normal(size=w.shape).astype(np.float32),
+    )
+    y, dy = jax.jvp(k.event_matvec, (s, w), (ds, dw))
+    np.testing.assert_allclose(y, s @ w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dy, ds @ w + s @ dw, rtol=1e-5, atol=1e-5)
+    ws = np.stack([w, -2 * w])
+    np.testing.assert_allclose(jax.vmap(k.event_matvec, (None, 0))(s, ws), s @ ws, rtol=1e-5)
+    y = k.event_matvec(s, w, backend="interpret")
+    np.testing.assert_allclose(y, s @ w, rtol=1e-5, atol=1e-6)
+
+
 # ---------------------------------------------------------------- CSR
 
 
@@ -172,6 +188,29 @@ def test_csr_forward_mode_and_gradients_under_vmap(transpose, scalar):
     hvp = jax.jvp(jax.grad(lambda x: jnp.sum(jnp.sin(op(x, data)))), (x,), (dx,))[1]
     hvp_ref = jax.jvp(jax.grad(lambda x: jnp.sum(jnp.sin(ref(x, data)))), (x,), (dx,))[1]
     np.testing.assert_allclose(hvp, hvp_ref, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("transpose", [True, False])
+def test_csr_interpret_backend_through_the_primitive(transpose):
+    shape = (13, 9)
+    mask, indptr, indices = random_csr(*shape, 0.4)
+    data = RNG.normal(size=indices.size).astype(np.float32)
+    x = inputs(shape[0] if transpose else shape[1])[3]
+    dense = dense_of(mask, data)
+
+    def loss(x, d, backend):
+        y = k.event_csr_matvec(
+            x, indptr, indices, d, shape=shape, transpose=transpose, backend=backend
+        )
+        return jnp.sum(jnp.sin(y)), y
+
+    grad = jax.grad(loss, (0, 1), has_aux=True)
+    (gx, gd), y = grad(x, data, "interpret")
+    (rx, rd), ref = grad(x, data, "xla")
+    np.testing.assert_allclose(y, x @ dense if transpose else x @ dense.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gx, rx, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gd, rd, rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------- JIT connectivity
