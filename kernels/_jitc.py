@@ -7,10 +7,12 @@ streams). transpose=True is pre -> post delivery, y_j = sum_i x_i M_ij w_ij (x o
 XLA reference: rows are generated in blocks, each block in chunks of a fixed number of draws
 inside a `lax.while_loop` that runs until every row of the block has passed n_post, so the work
 is proportional to the synapses visited (plus the chunk padding). The event version of the
-transpose=True product visits only the rows where some batch entry of x is non-zero. Reverse-mode
-autodiff cannot pass through a while loop, so the products carry a custom VJP: the cotangent of x
-is the transposed product, those of the weight parameters (scalar, Normal mean/std, Uniform
-low/high) are sums over the synapses. Forward-mode (jvp) is not supported yet.
+transpose=True product visits only the rows where some batch entry of x is non-zero.
+
+One primitive runs the product on every backend. It is linear in x and, jointly, in the weight
+parameters (scalar w; Normal mean + std z; Uniform low (1 - u) + high u), so its JVP is the
+product of the tangents; its transpose for x is the transposed product, and for the weight
+parameters a sum over the synapses (computed by the XLA reference on every backend).
 
 Reference: the just-in-time connectivity operators of BrainPy; Wang et al. (2023), BrainPy,
 a flexible, integrative, efficient, and extensible framework for general-purpose brain dynamics
@@ -25,9 +27,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.interpreters import ad
 from jaxtyping import Array, ArrayLike
 
-from ._common import as_float, check_backend, check_input, check_shape, flatten_batch
+from ._backends import check_backend
+from ._common import as_float, check_input, check_shape, flatten_batch
 from ._jitc_def import (
     MAX_N_POST,
     Normal,
@@ -40,6 +44,7 @@ from ._jitc_def import (
     unit_normal,
     unit_uniform,
 )
+from ._primitive import define
 
 _CHUNK_ELEMENTS = 1 << 17  # rows x draws x batch held at once
 _EVENT_BLOCK = 64  # rows per block when only active rows are visited
@@ -209,25 +214,85 @@ def _weight_grads(cfg: _Cfg, a_pre, b_post, coefs, seed, K):
     return _traverse(seed, K, n_post, rows, n_live, block, cfg.draws, zeros, body)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _jitc(cfg: _Cfg, x2, coefs, seed, K):
-    return _product(cfg, x2, coefs, seed, K)
+def _reference(*, shape, transpose, event, kind, draws):
+    cfg = _Cfg(shape, transpose, event, kind, draws)
+
+    def run(x2, *rest):
+        *coefs, seed, K = rest
+        return _product(cfg, x2, tuple(coefs), seed, K).astype(x2.dtype)
+
+    return run
 
 
-def _jitc_fwd(cfg, x2, coefs, seed, K):
-    return _product(cfg, x2, coefs, seed, K), (x2, coefs, seed, K)
+def _implementation(impl: str, **params):
+    if impl == "xla":
+        return _reference(**params)
+    if impl == "native":
+        from . import _native
+
+        kernel, extra = _native.jitc_matvec, {}
+    else:
+        from . import _pallas
+
+        kernel, extra = _pallas.jitc_matvec, {"interpret": impl == "interpret"}
+    keep = {k: params[k] for k in ("shape", "transpose", "event", "kind")}
+
+    def run(x2, *rest):
+        *coefs, seed, K = rest
+        return kernel(x2, tuple(coefs), seed, K, **keep, **extra)
+
+    return run
 
 
-def _jitc_bwd(cfg, res, g):
-    x2, coefs, seed, K = res
-    dx = _jitc(cfg._replace(transpose=not cfg.transpose, event=False), g, coefs, seed, K)
-    a_pre, b_post = (x2, g) if cfg.transpose else (g, x2)
-    dcoefs = _weight_grads(cfg, a_pre, b_post, coefs, seed, K)
-    dcoefs = tuple(d.astype(c.dtype) for d, c in zip(dcoefs, coefs))
-    return dx.astype(x2.dtype), dcoefs, None, None
+jitc_matvec_p = define(
+    "jitc_matvec",
+    abstract=lambda x2, *_, shape, transpose, **__: (
+        x2.shape[0],
+        shape[1] if transpose else shape[0],
+    ),
+    implementation=_implementation,
+    reference=_reference,
+)
 
 
-_jitc.defvjp(_jitc_fwd, _jitc_bwd)
+def _jvp(primals, tangents, **params):
+    x2, *rest = primals
+    coefs, (seed, K) = rest[:-2], rest[-2:]
+    y = jitc_matvec_p.bind(*primals, **params)
+    terms = []
+    if type(tangents[0]) is not ad.Zero:
+        terms.append(jitc_matvec_p.bind(tangents[0], *coefs, seed, K, **params))
+    for i, dc in enumerate(tangents[1 : 1 + len(coefs)]):
+        if type(dc) is not ad.Zero:  # the product is linear in the coefficients jointly
+            cs = [dc if j == i else jnp.zeros_like(c) for j, c in enumerate(coefs)]
+            terms.append(jitc_matvec_p.bind(x2, *cs, seed, K, **params))
+    if not terms:
+        return y, ad.Zero(jax.core.get_aval(y).to_tangent_aval())
+    return y, functools.reduce(jnp.add, terms)
+
+
+ad.primitive_jvps[jitc_matvec_p] = _jvp
+
+
+def _transpose(ct, x2, *rest, **params):
+    coefs, (seed, K) = rest[:-2], rest[-2:]
+    none = [None] * len(rest)
+    if type(ct) is ad.Zero:
+        return [None] + none
+    if ad.is_undefined_primal(x2):
+        flipped = {**params, "transpose": not params["transpose"], "event": False}
+        return [jitc_matvec_p.bind(ct, *coefs, seed, K, **flipped)] + none
+    cfg = _Cfg(*(params[k] for k in ("shape", "transpose", "event", "kind", "draws")))
+    a_pre, b_post = (x2, ct) if cfg.transpose else (ct, x2)
+    like = [jnp.zeros((), c.aval.dtype if ad.is_undefined_primal(c) else c.dtype) for c in coefs]
+    grads = _weight_grads(cfg, a_pre, b_post, like, seed, K)
+    out = [
+        g.astype(c.aval.dtype) if ad.is_undefined_primal(c) else None for g, c in zip(grads, coefs)
+    ]
+    return [None] + out + [None, None]
+
+
+ad.primitive_transposes[jitc_matvec_p] = _transpose
 
 
 def _weight_spec(fn: str, weight):
@@ -269,14 +334,13 @@ def _matvec(fn, x, prob, weight, seed, shape, transpose, event, backend):
     x = as_float(x, like=coefs[0])
     check_input(fn, "spikes" if event else "x", x, shape, transpose)
     event = event and bool(transpose)  # without transpose every row is visited anyway
-    cfg = _Cfg(shape, bool(transpose), event, kind, _draws_per_chunk(p, shape[1]))
-    return _xla(cfg, x, coefs, seed, K)
-
-
-@functools.partial(jax.jit, static_argnums=(0,))
-def _xla(cfg: _Cfg, x, coefs, seed, K):
+    params = dict(
+        shape=shape, transpose=bool(transpose), event=event, kind=kind,
+        draws=_draws_per_chunk(p, shape[1]), backend=backend,
+    )  # fmt: skip
     x2, lead = flatten_batch(x)
-    y2 = _jitc(cfg, x2, coefs, seed, K)
+    coefs = tuple(jnp.asarray(c, x.dtype) for c in coefs)
+    y2 = jitc_matvec_p.bind(x2, *coefs, seed, K, **params)
     return y2.reshape(lead + y2.shape[-1:])
 
 

@@ -402,6 +402,29 @@ def test_jitc_gradients_equal_dense_reference(op, transpose, name):
         np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-5, err_msg=key)
 
 
+@pytest.mark.parametrize("name", list(WEIGHTS))
+@pytest.mark.parametrize("op,transpose", OPS)
+def test_jitc_forward_mode_and_interpret_backend(op, transpose, name):
+    weight = WEIGHTS[name]
+    w = jnp.float32(weight) if name == "scalar" else weight
+    x = inputs(SHAPE[0] if transpose else SHAPE[1], ())[2:]
+    dx = RNG.normal(size=x.shape).astype(np.float32)
+    dw = jax.tree.map(lambda a: jnp.full_like(a, 0.3), w)
+
+    def f(x, w, backend="auto"):
+        return op(x, prob=PROB, weight=w, seed=2, shape=SHAPE, transpose=transpose,
+                  backend=backend)  # fmt: skip
+
+    def ref(x, w):
+        m = k.jitc_to_dense(prob=PROB, weight=w, seed=2, shape=SHAPE)
+        return x @ m if transpose else x @ m.T
+
+    got, want = jax.jvp(f, (x, w), (dx, dw)), jax.jvp(ref, (x, w), (dx, dw))
+    for g, r in zip(got, want):
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(f(x, w, "interpret"), want[0], rtol=1e-5, atol=1e-5)
+
+
 def test_jitc_to_dense_is_differentiable_in_the_weight():
     def total(mean):
         return jnp.sum(k.jitc_to_dense(prob=PROB, weight=k.Normal(mean, 1.0), seed=2, shape=SHAPE))
