@@ -1,10 +1,12 @@
 """Event-driven sparse operators, shipped as `neurotree.kernels`.
 
-Each operator has an XLA reference implementation, a native CPU kernel through `jax.ffi` where
-speed needs it, and a Pallas kernel (Triton on GPU), with custom gradients. This package exists
-under this name so that `neurotree.kernels` resolves identically from a wheel, an editable
-install and a source checkout. So far every operator has its XLA reference (`backend="auto"` or
-`"xla"`); the native and Pallas backends land with the kernels issue.
+Each operator is one JAX primitive with JVP, transpose and batching rules, and several
+implementations chosen by `backend=` (see `_backends.py`): the XLA reference ("xla", the
+definition and the fallback), a native C++ kernel on XLA's typed FFI compiled at first use
+("native", CPU), a Pallas kernel lowered through Triton ("pallas", GPU) or run by the Pallas
+interpreter ("interpret", tests); "auto" picks per platform. This package exists under this
+name so that `neurotree.kernels` resolves identically from a wheel, an editable install and a
+source checkout.
 
 Orientation: a connectivity matrix M has shape `(n_pre, n_post)` (rows are pre neurons).
 `transpose=True` is pre -> post delivery, y = x @ M with x of shape (..., n_pre);

@@ -4,8 +4,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-BACKENDS = ("auto", "xla")
-
 
 def concrete(x) -> np.ndarray | None:
     """`x` as a NumPy array when its value is known at trace time, else None."""
@@ -15,14 +13,6 @@ def concrete(x) -> np.ndarray | None:
         return np.asarray(x)
     except (TypeError, jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
         return None
-
-
-def check_backend(fn: str, backend) -> None:
-    if backend not in BACKENDS:
-        raise ValueError(
-            f"{fn}(backend={backend!r}): backend must be one of {BACKENDS}; only the XLA "
-            "reference implementation exists so far ('auto' selects it)."
-        )
 
 
 def check_shape(fn: str, shape) -> tuple[int, int]:
