@@ -215,6 +215,11 @@ def _terms(vector_field, diffusion, y0, key) -> diffrax.AbstractTerm:
     return diffrax.MultiTerm(ode, DiagonalNoise(diffusion, path))
 
 
+def _shifted(fn, t):
+    """`fn` of the time since `t`."""
+    return lambda s, y, args: fn(t + s, y, args)
+
+
 def init_carry(
     solver: diffrax.AbstractSolver,
     vector_field: Callable[..., PyTree],
@@ -246,9 +251,15 @@ def integrate(
     """One step of `solver` on `vector_field` (plus `diffusion` noise) from `t` to `t + dt`."""
     if diffusion is not None:
         key = require_key(owner, key)
-    terms = _terms(vector_field, diffusion, y0, key)
-    t0 = jnp.asarray(t)
-    t1 = t0 + dt
+    t = jnp.asarray(t)
+    # The solver steps in time since t, from 0 to dt: its step t1 - t0 is then dt exactly (not
+    # (t + dt) - t, which rounds differently at every t) and loop-invariant, so the
+    # step-dependent factors (e.g. exp(-dt / tau)) are computed once per run, not per step.
+    local_field = _shifted(vector_field, t)
+    local_diffusion = None if diffusion is None else _shifted(diffusion, t)
+    terms = _terms(local_field, local_diffusion, y0, key)
+    t0 = jnp.zeros_like(t)
+    t1 = jnp.asarray(dt, t.dtype)
     if carry is None:
         y1, _, _, _, _ = solver.step(terms, t0, t1, y0, args, None, False)
         return y1, None

@@ -128,7 +128,9 @@ def test_vmap_over_channel_parameter_equals_loop():
     gs = jnp.array([0.0, 1.0, 3.0])
     batched = eqx.filter_jit(eqx.filter_vmap(run))(gs)
     looped = jnp.stack([run(g) for g in gs])
-    np.testing.assert_allclose(batched, looped, atol=1e-4, rtol=0)
+    # float32 rounding differs between the batched and the single programs (XLA fuses them
+    # differently) and the spike upstroke (~400 mV/ms) amplifies it: 1 uV is far below it.
+    np.testing.assert_allclose(batched, looped, atol=1e-3, rtol=0)
 
 
 def test_noise_needs_a_key():
