@@ -1,0 +1,82 @@
+"""The COBA and COBAHH networks in neurotree, timed (run by `speed.py`).
+
+    python _speed_neurotree.py --model COBA --n 4000 --duration 1000 --repeats 3 --comm csr
+
+prints one JSON object: setup, compile and run times (s), mean E and I rates (Hz) and this
+process's peak RSS (MB). setup: `nt.zoo.COBA(scale, comm=...)` (or `COBAHH`) and its
+`init_state()`, with scale = N / 4000; compile: `nt.simulate` inside `eqx.filter_jit`, lowered
+and compiled (`.lower(...).compile()`); run: the compiled program from the initial state, each
+step's spikes summed per population (no other records). The kernel backend is whatever
+neurotree picks; `NEUROTREE_NATIVE=0` in the environment keeps it to XLA.
+"""
+
+import argparse
+import importlib.metadata
+import json
+import os
+import resource
+import time
+
+import equinox as eqx
+import jax
+import numpy as np
+
+import neurotree as nt
+import neurotree.zoo  # noqa: F401
+
+
+def backend() -> str:
+    """Which kernels neurotree's "auto" runs on CPU, as far as it tells (a label only)."""
+    if os.environ.get("NEUROTREE_NATIVE", "1").strip() == "0":
+        return "XLA kernels, NEUROTREE_NATIVE=0"
+    try:
+        from neurotree.kernels import _backends
+
+        return "native kernels" if _backends.native_available() else "XLA kernels"
+    except (ImportError, AttributeError):
+        return "auto kernels"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=["COBA", "COBAHH"], required=True)
+    parser.add_argument("--n", type=int, default=4000, help="neurons")
+    parser.add_argument("--duration", type=float, default=1000.0, help="ms")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--comm", choices=["csr", "jit"], default="csr")
+    args = parser.parse_args()
+    cls = getattr(nt.zoo, args.model)
+    n_steps = round(args.duration / cls.dt)
+
+    @eqx.filter_jit
+    def simulate(net, state):
+        def monitor(state, out):
+            return out["E"].sum(-1), out["I"].sum(-1)
+
+        return nt.simulate(net, state, dt=cls.dt, n_steps=n_steps, monitor=monitor)[1]
+
+    t0 = time.perf_counter()
+    net = cls(args.n / 4000, comm=args.comm)
+    state = jax.block_until_ready(net.init_state())
+    t1 = time.perf_counter()
+    compiled = simulate.lower(net, state).compile()
+    t2 = time.perf_counter()
+    runs = []
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        counts = jax.block_until_ready(compiled(net, state))
+        runs.append(time.perf_counter() - t)
+    n_e, n_i = (int(np.prod(net.populations[p].size)) for p in ("E", "I"))
+    seconds = args.duration / 1000.0
+    print(json.dumps({
+        "simulator": f"neurotree {importlib.metadata.version('neurotree')}",
+        "variant": f"{args.comm.upper()}, {backend()}", "model": args.model, "N": n_e + n_i,
+        "setup": t1 - t0, "compile": t2 - t1, "runs": runs,
+        "rate_E": float(np.asarray(counts[0]).sum() / n_e / seconds),
+        "rate_I": float(np.asarray(counts[1]).sum() / n_i / seconds),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
