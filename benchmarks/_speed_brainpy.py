@@ -19,7 +19,6 @@ connectivity (`bp.dnn.EventJitFPHomoLinear`, regenerated every step). Every run 
 fresh initial state; the runs after the first reuse the compiled program.
 """
 
-import argparse
 import json
 import resource
 import statistics
@@ -29,6 +28,7 @@ import brainpy as bp
 import brainpy.math as bm
 import jax
 import numpy as np
+from _speed_cli import child_parser  # benchmarks/_speed_cli.py, next to this file
 
 AREA_NS = 1e-9 / (20000.0 * 1e-8) * 1e3  # 1 nS over the 20000 um^2 compartment, in mS/cm^2
 
@@ -111,11 +111,7 @@ def initialise(net, model):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=["COBA", "COBAHH"], required=True)
-    parser.add_argument("--n", type=int, default=4000, help="neurons")
-    parser.add_argument("--duration", type=float, default=1000.0, help="ms")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = child_parser(__doc__)
     parser.add_argument("--comm", choices=["csr", "jit"], default="csr")
     args = parser.parse_args()
     bm.set_platform("cpu")

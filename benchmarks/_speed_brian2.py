@@ -21,7 +21,6 @@ initial conditions, at N = 4000 scale with p = 80 / N), with a spike monitor tha
   copy the whole network and inflate the peak RSS). Peak RSS is this process's.
 """
 
-import argparse
 import json
 import os
 import resource
@@ -34,6 +33,7 @@ import time
 
 import brian2 as b2
 from _brian2_models import METHODS, MODELS
+from _speed_cli import child_parser  # benchmarks/_speed_cli.py, next to this file
 from brian2 import ms, second
 
 # Runs the standalone binary and appends its peak RSS (kB) to the file named first: the binary
@@ -116,11 +116,7 @@ def _exit_on_sigterm(signum, frame):
 
 def main():
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=["COBA", "COBAHH"], required=True)
-    parser.add_argument("--n", type=int, default=4000, help="neurons")
-    parser.add_argument("--duration", type=float, default=1000.0, help="ms")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = child_parser(__doc__)
     parser.add_argument("--mode", choices=["standalone", "cython"], required=True)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

@@ -10,7 +10,6 @@ step's spikes summed per population (no other records). The kernel backend is wh
 neurotree picks; `NEUROTREE_NATIVE=0` in the environment keeps it to XLA.
 """
 
-import argparse
 import importlib.metadata
 import json
 import os
@@ -20,6 +19,7 @@ import time
 import equinox as eqx
 import jax
 import numpy as np
+from _speed_cli import child_parser  # benchmarks/_speed_cli.py, next to this file
 
 import neurotree as nt
 import neurotree.zoo  # noqa: F401
@@ -38,11 +38,7 @@ def backend() -> str:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=["COBA", "COBAHH"], required=True)
-    parser.add_argument("--n", type=int, default=4000, help="neurons")
-    parser.add_argument("--duration", type=float, default=1000.0, help="ms")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = child_parser(__doc__)
     parser.add_argument("--comm", choices=["csr", "jit"], default="csr")
     args = parser.parse_args()
     cls = getattr(nt.zoo, args.model)
