@@ -482,8 +482,8 @@ def test_errors_name_the_problem():
         k.jitc_matvec(np.ones(3), prob=0.5, weight=np.ones(12), seed=0, shape=(4, 3))
     with pytest.raises(ValueError, match="seed"):
         k.jitc_matvec(np.ones(3), prob=0.5, weight=1.0, seed=1.5, shape=(4, 3))
-    with pytest.raises(ValueError, match="backend"):
-        k.jitc_matvec(np.ones(3), prob=0.5, backend="native", **jit)
+    with pytest.raises(ValueError, match=r"backend='cpu'\): backend must be one of"):
+        k.jitc_matvec(np.ones(3), prob=0.5, backend="cpu", **jit)
     with pytest.raises(ValueError, match=r"std=-1\.0"):
         k.Normal(0.0, -1.0)
     with pytest.raises(ValueError, match="low must not exceed high"):
