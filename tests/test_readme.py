@@ -28,6 +28,6 @@ def test_readme_opens_with_the_two_commands():
     commands = [line for line in first_block.splitlines() if line and not line.startswith("#")]
     assert commands == [
         'pip install -e ".[plot,progress]" && neurotree run coba',
-        'pip install -e ".[test]" && python -m pytest -q',
+        'pip install -e ".[test]" && python -m pytest -q -n 2',
     ]
-    assert "python -m pytest -q\n" in (README.parent / ".ci" / "run").read_text()
+    assert "python -m pytest -q -n 2\n" in (README.parent / ".ci" / "run").read_text()
