@@ -154,7 +154,7 @@ class Network(DynamicalSystem):
                     break
             else:
                 groups.append([name])
-        return tuple(tuple(g) for g in groups if len(g) > 1 or _is_post(self.projections[g[0]]))
+        return tuple(tuple(g) for g in groups if len(g) > 1)
 
     def init_state(
         self,
