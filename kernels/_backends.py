@@ -61,3 +61,14 @@ def resolve(fn: str, backend: str, platform: str) -> str:
             f"{platform}; use backend='interpret' to run them here."
         )
     return backend
+
+
+def raw_kernel(impl: str, name: str):
+    """The raw kernel `name` of the "native", "pallas" or "interpret" implementation."""
+    if impl == "native":
+        from . import _native
+
+        return getattr(_native, name)
+    from . import _pallas
+
+    return functools.partial(getattr(_pallas, name), interpret=impl == "interpret")

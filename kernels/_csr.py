@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from jax.interpreters import ad
 from jaxtyping import Array, ArrayLike
 
-from ._backends import check_backend
+from ._backends import check_backend, raw_kernel
 from ._common import as_float, check_input, check_shape, flatten_batch
 from ._primitive import define
 
@@ -103,19 +103,10 @@ def _reference(x2, indptr, indices, data, pre, *, shape, transpose, has_pre):
 def _implementation(impl: str, *, shape, transpose, event, has_pre):
     if impl == "xla":
         return _xla(shape=shape, transpose=transpose, event=event, has_pre=has_pre)
-    if impl == "native":
-        from . import _native
-
-        kernel, extra = _native.csr_matvec, {}
-    else:
-        from . import _pallas
-
-        kernel, extra = _pallas.csr_matvec, {"interpret": impl == "interpret"}
+    kernel = raw_kernel(impl, "csr_matvec")
 
     def run(x2, indptr, indices, data, pre):
-        return kernel(
-            x2, indptr, indices, data, shape=shape, transpose=transpose, event=event, **extra
-        )
+        return kernel(x2, indptr, indices, data, shape=shape, transpose=transpose, event=event)
 
     return run
 

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from jax.interpreters import ad
 from jaxtyping import Array, ArrayLike
 
-from ._backends import check_backend
+from ._backends import check_backend, raw_kernel
 from ._common import as_float, flatten_batch
 from ._primitive import define
 
@@ -54,13 +54,7 @@ def _reference():
 def _implementation(impl: str):
     if impl == "xla":
         return _reference()
-    if impl == "native":
-        from . import _native
-
-        return functools.partial(_native.dense_matvec, event=True)
-    from . import _pallas
-
-    return functools.partial(_pallas.dense_matvec, event=True, interpret=impl == "interpret")
+    return functools.partial(raw_kernel(impl, "dense_matvec"), event=True)
 
 
 event_matvec_p = define(

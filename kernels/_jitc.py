@@ -30,7 +30,7 @@ from jax import lax
 from jax.interpreters import ad
 from jaxtyping import Array, ArrayLike
 
-from ._backends import check_backend
+from ._backends import check_backend, raw_kernel
 from ._common import as_float, check_input, check_shape, flatten_batch
 from ._jitc_def import (
     MAX_N_POST,
@@ -227,19 +227,12 @@ def _reference(*, shape, transpose, event, kind, draws):
 def _implementation(impl: str, **params):
     if impl == "xla":
         return _reference(**params)
-    if impl == "native":
-        from . import _native
-
-        kernel, extra = _native.jitc_matvec, {}
-    else:
-        from . import _pallas
-
-        kernel, extra = _pallas.jitc_matvec, {"interpret": impl == "interpret"}
+    kernel = raw_kernel(impl, "jitc_matvec")
     keep = {k: params[k] for k in ("shape", "transpose", "event", "kind")}
 
     def run(x2, *rest):
         *coefs, seed, K = rest
-        return kernel(x2, tuple(coefs), seed, K, **keep, **extra)
+        return kernel(x2, tuple(coefs), seed, K, **keep)
 
     return run
 

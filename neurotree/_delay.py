@@ -34,14 +34,13 @@ def _steps(delay, dt: float):
 
 
 def delay_steps(owner: str, delay, dt) -> int | None:
-    """The largest number of steps of `delay` (ms) at step `dt` (ms); None if dt is not concrete.
+    """The largest number of steps of the concrete `delay` (ms) at step `dt` (ms); None if dt is
+    not concrete.
 
     Raises when a delay is shorter than dt: the clock-driven schedule cannot deliver a spike in
     the step that emitted it.
     """
-    d, h = concrete(delay), concrete(dt)
-    if d is None:
-        raise ValueError(f"{owner}: delays must be concrete numbers when the state is built.")
+    d, h = np.asarray(delay), concrete(dt)
     if h is None:
         return None
     h = float(h)
