@@ -1,13 +1,17 @@
 """The COBA and COBAHH networks in neurotree, timed (run by `speed.py`).
 
     python _speed_neurotree.py --model COBA --n 4000 --duration 1000 --repeats 3 --comm csr
+                               [--solver default|exponential_euler]
 
 prints one JSON object: setup, compile and run times (s), mean E and I rates (Hz) and this
 process's peak RSS (MB). setup: `nt.zoo.COBA(scale, comm=...)` (or `COBAHH`) and its
 `init_state()`, with scale = N / 4000; compile: `nt.simulate` inside `eqx.filter_jit`, lowered
-and compiled (`.lower(...).compile()`); run: the compiled program from the initial state, each
-step's spikes summed per population (no other records). The kernel backend is whatever
-neurotree picks; `NEUROTREE_NATIVE=0` in the environment keeps it to XLA.
+and compiled with the XLA:CPU option eager `nt.simulate` uses (region-based copy insertion;
+README, "Speed"); run: the compiled program from the initial state, each step's spikes summed
+per population (no other records). The kernel backend is whatever neurotree picks;
+`NEUROTREE_NATIVE=0` in the environment keeps it to XLA. `--solver
+exponential_euler` gives COBAHH's neurons first-order exponential Euler, the method of Brian2's
+COBAHH script and of BrainPy's `exp_auto` (the zoo's default is `ExponentialRK2`, two stages).
 """
 
 import importlib.metadata
@@ -40,6 +44,7 @@ def backend() -> str:
 def main():
     parser = child_parser(__doc__)
     parser.add_argument("--comm", choices=["csr", "jit"], default="csr")
+    parser.add_argument("--solver", choices=["default", "exponential_euler"], default="default")
     args = parser.parse_args()
     cls = getattr(nt.zoo, args.model)
     n_steps = round(args.duration / cls.dt)
@@ -52,10 +57,15 @@ def main():
         return nt.simulate(net, state, dt=cls.dt, n_steps=n_steps, monitor=monitor)[1]
 
     t0 = time.perf_counter()
-    net = cls(args.n / 4000, comm=args.comm)
+    options = {"solver": nt.integrators.ExponentialEuler()} if args.solver != "default" else {}
+    net = cls(args.n / 4000, comm=args.comm, **options)
     state = jax.block_until_ready(net.init_state())
     t1 = time.perf_counter()
-    compiled = simulate.lower(net, state).compile()
+    cpu_options = {"xla_cpu_copy_insertion_use_region_analysis": True}
+    lowered = simulate.lower(net, state)
+    compiled = lowered.compile(
+        compiler_options=cpu_options if jax.default_backend() == "cpu" else None
+    )
     t2 = time.perf_counter()
     runs = []
     for _ in range(args.repeats):
@@ -64,9 +74,11 @@ def main():
         runs.append(time.perf_counter() - t)
     n_e, n_i = (int(np.prod(net.populations[p].size)) for p in ("E", "I"))
     seconds = args.duration / 1000.0
+    variant = f"{args.comm.upper()}, {backend()}"
+    variant += ", exponential Euler" if args.solver != "default" else ""
     print(json.dumps({
         "simulator": f"neurotree {importlib.metadata.version('neurotree')}",
-        "variant": f"{args.comm.upper()}, {backend()}", "model": args.model, "N": n_e + n_i,
+        "variant": variant, "model": args.model, "N": n_e + n_i,
         "setup": t1 - t0, "compile": t2 - t1, "runs": runs,
         "rate_E": float(np.asarray(counts[0]).sum() / n_e / seconds),
         "rate_I": float(np.asarray(counts[1]).sum() / n_i / seconds),

@@ -2,7 +2,8 @@
 
     python benchmarks/speed.py [--sizes 4000 40000 400000] [--models COBA COBAHH]
                                [--duration 1000] [--repeats 3] [--nt-comm csr|jit]
-                               [--backend auto|xla] [--huge] [--json out.json]
+                               [--backend auto|xla] [--nt-solver reference|default] [--huge]
+                               [--json out.json]
 
 The benchmark networks of Brette et al. (2007) with nt.zoo's parameters (`nt.zoo.COBA`,
 `nt.zoo.COBAHH`: 80% E, p = 80 / N, dt = 0.1 ms), simulated for `--duration` ms at each N of
@@ -96,7 +97,13 @@ def command(simulator, model, n, args, comm) -> tuple[list[str], dict]:
         if args.backend == "xla":
             env["NEUROTREE_NATIVE"] = "0"
         comm = comm or args.nt_comm
-        return [sys.executable, str(HERE / "_speed_neurotree.py"), *common, "--comm", comm], env
+        solver = (
+            "exponential_euler"
+            if model == "COBAHH" and args.nt_solver == "reference"
+            else "default"
+        )
+        cmd = [sys.executable, str(HERE / "_speed_neurotree.py"), *common, "--comm", comm]
+        return cmd + ["--solver", solver], env
     if simulator == "brainpy":
         env["JAX_PLATFORMS"] = "cpu"
         script = str(HERE / "_speed_brainpy.py")
@@ -183,6 +190,12 @@ def main():
     parser.add_argument("--brainpy-comm", choices=["csr", "jit"], default=None, help=text)
     text = "neurotree's kernels: auto (neurotree's choice) or xla (sets NEUROTREE_NATIVE=0)"
     parser.add_argument("--backend", choices=["auto", "xla"], default="auto", help=text)
+    text = (
+        "neurotree's COBAHH solver: the references' method (reference: exponential Euler, "
+        "as Brian2's script and BrainPy's exp_auto) or the zoo's default (ExponentialRK2)"
+    )
+    parser.add_argument("--nt-solver", choices=["reference", "default"], default="reference",
+                        help=text)  # fmt: skip
     text = f"also neurotree COBA with comm='jit' at N = {HUGE_N:,}"
     parser.add_argument("--huge", action="store_true", help=text)
     parser.add_argument("--timeout", type=float, default=None, help="seconds per process")

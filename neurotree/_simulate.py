@@ -8,7 +8,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import ArrayLike, PRNGKeyArray, PyTree
+from jaxtyping import Array, ArrayLike, PRNGKeyArray, PyTree
 
 from ._core import concrete
 
@@ -122,6 +122,30 @@ def _run(
 
 
 _run_jit = eqx.filter_jit(_run)
+# XLA:CPU's region-based copy insertion updates more of the loop's carried arrays in place
+# (COBA at 4,000 neurons: 7 copies per step -> 2, about 1 us of a 10-14 us step).
+_run_jit_cpu = eqx.filter_jit(
+    _run, compiler_options={"xla_cpu_copy_insertion_use_region_analysis": True}
+)
+
+
+def _record_bytes(model, state, series, const, fn, monitor, dt, t0, key, every) -> Array:
+    """Bytes of one record, as a constant computed from shapes only."""
+
+    def first_record(model, state):
+        xs = None if series is None else jax.tree.map(lambda x: x[None, :every], series)
+        _, records = _run(
+            model, state, xs, const, fn, monitor, 0, dt, t0, key, n_records=1, every=every
+        )
+        return records
+
+    shapes = jax.eval_shape(first_record, model, state)
+    size = sum(s.size * s.dtype.itemsize for s in jax.tree.leaves(shapes))
+    return jnp.asarray(min(size, 2**31 - 1), jnp.int32)
+
+
+# Compiled once per model structure, like the run itself: later calls reuse the traced shapes.
+_record_bytes_jit = eqx.filter_jit(_record_bytes)
 
 
 def simulate(
@@ -209,6 +233,7 @@ def simulate(
         progress,
     )  # fmt: skip
     bar = _progress_bar(n * float(dt)) if progress else None
+    run = _run_jit_cpu if jax.default_backend() == "cpu" else _run_jit
     chunks = []
     start = 0
     while start < n_records:
@@ -218,7 +243,7 @@ def simulate(
             if series is None
             else jax.tree.map(lambda x, a=start, b=stop: blocks(x, a, b), series)
         )
-        state, records = _run_jit(
+        state, records = run(
             model, state, xs, const, fn, monitor, jnp.int32(start * every), dt, t0, key,
             n_records=stop - start, every=every,
         )  # fmt: skip
@@ -245,15 +270,9 @@ def _records_per_chunk(
             )
         return chunk_size // every
 
-    def first_record(model, state):
-        xs = None if series is None else jax.tree.map(lambda x: x[None, :every], series)
-        _, records = _run(
-            model, state, xs, const, fn, monitor, 0, dt, t0, key, n_records=1, every=every
-        )
-        return records
-
-    shapes = jax.eval_shape(first_record, model, state)
-    record_bytes = sum(s.size * s.dtype.itemsize for s in jax.tree.leaves(shapes))
+    record_bytes = int(
+        _record_bytes_jit(model, state, series, const, fn, monitor, dt, t0, key, every)
+    )
     per_chunk = max(1, min(n_records, _CHUNK_BYTES // max(1, record_bytes)))
     if progress:
         per_chunk = min(per_chunk, max(1, math.ceil(n_records / _PROGRESS_UPDATES)))

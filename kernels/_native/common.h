@@ -36,42 +36,35 @@ inline ffi::Error check_same(const char* op, const char* name, ffi::DataType a, 
   return ffi::Error::InvalidArgument(std::string(op) + ": " + name + " must have x's dtype");
 }
 
-// The unsigned integer type of T's bits, and a 32-byte vector of them (GCC/Clang extension).
+// Whether any of the n_words 64-bit words at p has a bit set outside the sign bits of its T
+// lanes: i.e. whether any of those T values is non-zero (NaN counts as non-zero, -0 as zero).
 template <typename T>
-struct Bits;
-template <>
-struct Bits<float> {
-  typedef uint32_t U;
-  typedef uint32_t V __attribute__((vector_size(32)));
-};
-template <>
-struct Bits<double> {
-  typedef uint64_t U;
-  typedef uint64_t V __attribute__((vector_size(32)));
-};
+inline bool any_nonzero(const T* p, int64_t n_words) {
+  constexpr uint64_t kMagnitude =
+      sizeof(T) == 4 ? 0x7FFFFFFF7FFFFFFFull : 0x7FFFFFFFFFFFFFFFull;
+  uint64_t acc = 0;
+  for (int64_t w = 0; w < n_words; ++w) {
+    uint64_t word;
+    std::memcpy(&word, reinterpret_cast<const char*>(p) + 8 * w, 8);
+    acc |= word;
+  }
+  return (acc & kMagnitude) != 0;
+}
 
 // Calls f(i) for every i < n with x[i] != 0 (NaN counts as non-zero, -0 as zero), in increasing
-// order. Blocks of 256 bytes are tested at once by OR-ing their bits without the sign bit, so a
-// mostly-zero spike vector is scanned at memory speed.
+// order. 256-byte blocks are tested at once, then the 32-byte groups of a non-zero block, so a
+// mostly-zero spike vector is scanned at memory speed and each spike costs a few tests.
 template <typename T, typename F>
 inline void for_each_nonzero(const T* x, int64_t n, F&& f) {
-  using U = typename Bits<T>::U;
-  using V = typename Bits<T>::V;
-  constexpr int64_t kLanes = sizeof(V) / sizeof(T), kVectors = 8, kBlock = kLanes * kVectors;
+  constexpr int64_t kGroup = 32 / sizeof(T), kBlock = 8 * kGroup;
   int64_t i = 0;
   for (; i + kBlock <= n; i += kBlock) {
-    V acc = {};
-    for (int64_t q = 0; q < kVectors; ++q) {
-      V v;
-      std::memcpy(&v, x + i + q * kLanes, sizeof v);
-      acc |= v;
+    if (!any_nonzero(x + i, 32)) continue;
+    for (int64_t g = i; g < i + kBlock; g += kGroup) {
+      if (!any_nonzero(x + g, 4)) continue;
+      for (int64_t k = g; k < g + kGroup; ++k)
+        if (x[k] != T(0)) f(k);
     }
-    acc <<= 1;
-    U any = 0;
-    for (int64_t k = 0; k < kLanes; ++k) any |= acc[k];
-    if (any == 0) continue;
-    for (int64_t k = 0; k < kBlock; ++k)
-      if (x[i + k] != T(0)) f(i + k);
   }
   for (; i < n; ++i)
     if (x[i] != T(0)) f(i);
