@@ -98,26 +98,29 @@ def _run(
             return fn(t)
         return x if series is not None else const
 
-    def step(carry, x):
-        state, _, i = carry
+    def advance(state, i, x):
         t = t0 + i * dt
         k = None if key is None else jax.random.fold_in(key, i)
-        state, out = model(state, input_at(x, t), t=t, dt=dt, key=k)
-        return (state, out, i + 1), None
+        return model(state, input_at(x, t), t=t, dt=dt, key=k)
 
-    i0 = jnp.asarray(first_step, jnp.int32)
-    x0 = None if series is None else jax.tree.map(lambda x: x[0, 0], series)
-    out_shape = jax.eval_shape(
-        lambda: model(state, input_at(x0, t0), t=t0, dt=dt, key=None if key is None else key)[1]
-    )
-    out0 = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), out_shape)
+    def step(carry, x):
+        state, i = carry
+        state, _ = advance(state, i, x)
+        return (state, i + 1), None
 
     def block(carry, xs):
-        carry, _ = jax.lax.scan(step, carry, xs, length=every)
-        state, out, _ = carry
-        return carry, monitor(state, out)
+        # every - 1 steps whose outputs nobody reads, then the recorded one: the model's
+        # outputs never ride in the loop's carry.
+        state, i = carry
+        if every > 1:
+            head = None if xs is None else jax.tree.map(lambda x: x[:-1], xs)
+            (state, i), _ = jax.lax.scan(step, (state, i), head, length=every - 1)
+        last = None if xs is None else jax.tree.map(lambda x: x[-1], xs)
+        state, out = advance(state, i, last)
+        return (state, i + 1), monitor(state, out)
 
-    (state, _, _), records = jax.lax.scan(block, (state, out0, i0), series, length=n_records)
+    i0 = jnp.asarray(first_step, jnp.int32)
+    (state, _), records = jax.lax.scan(block, (state, i0), series, length=n_records)
     return state, records
 
 

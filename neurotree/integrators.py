@@ -12,6 +12,7 @@ step starts from the state the solver ended at (no reset or clamp happened in be
 input is the one the cache was computed with; otherwise the first stage is recomputed.
 """
 
+import functools
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -51,16 +52,25 @@ def _phi2(z: Array) -> Array:
 def _diagonal_jacobian(f: Callable[[PyTree], PyTree], y: PyTree) -> tuple[PyTree, PyTree]:
     """`f(y)` and the diagonal of its Jacobian, assuming elements within a leaf are uncoupled.
 
-    For each leaf, a JVP with a tangent of ones in that leaf and zeros elsewhere gives
-    d f_i / d y_i for every element i of the leaf (exact when element i of f depends on element i
-    of the leaf only, as for a population of independent neurons).
+    For each leaf, a JVP of that leaf's component of f with respect to that leaf alone, with a
+    tangent of ones, gives d f_i / d y_i for every element i of the leaf (exact when element i
+    of f depends on element i of the leaf only, as for a population of independent neurons).
+    The other leaves enter as constants, so the JVP carries tangents only along the paths from
+    the leaf to its own derivative (a linearization of all of f would carry zeros through all
+    of it, once per leaf).
     """
-    fy, lin = jax.linearize(f, y)
     leaves, treedef = jax.tree.flatten(y)
-    diag = []
-    for i in range(len(leaves)):
-        tangent = [jnp.ones_like(x) if j == i else jnp.zeros_like(x) for j, x in enumerate(leaves)]
-        diag.append(jax.tree.leaves(lin(jax.tree.unflatten(treedef, tangent)))[i])
+    fy = f(y)
+
+    def component(i, x):
+        return jax.tree.leaves(f(jax.tree.unflatten(treedef, [*leaves[:i], x, *leaves[i + 1 :]])))[
+            i
+        ]
+
+    diag = [
+        jax.jvp(functools.partial(component, i), (x,), (jnp.ones_like(x),))[1]
+        for i, x in enumerate(leaves)
+    ]
     return fy, jax.tree.unflatten(treedef, diag)
 
 
