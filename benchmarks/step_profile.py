@@ -1,7 +1,7 @@
 """What one simulation step of a zoo network costs, and what XLA made of it.
 
     python benchmarks/step_profile.py [--model COBA] [--scale 1] [--steps 10000] [--repeats 7]
-                                      [--region-analysis]
+                                      [--no-region-analysis]
 
 Compiles `nt.simulate` of `nt.zoo.<model>(scale)` inside `eqx.filter_jit` (a monitor that
 counts E spikes, as `speed.py` does) and prints: trace + lowering time, XLA compile time, the
@@ -9,8 +9,9 @@ median run time per step over `--repeats` runs, and, from the compiled HLO, the 
 loop body dispatches each step (fusions, custom calls such as the native kernels, and copies of
 loop-carried arrays). On XLA:CPU each of those costs a fraction of a microsecond whatever its
 size, so for small networks their count, not the arithmetic, sets the step time.
-`--region-analysis` compiles with XLA's region-based copy insertion
-(`xla_cpu_copy_insertion_use_region_analysis`), which keeps more carried arrays in place.
+It compiles as eager `nt.simulate` does on CPU, with XLA's region-based copy insertion
+(`xla_cpu_copy_insertion_use_region_analysis`, which keeps more carried arrays in place);
+`--no-region-analysis` compiles without it.
 """
 
 import argparse
@@ -47,7 +48,7 @@ def main():
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--steps", type=int, default=10000)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--region-analysis", action="store_true")
+    parser.add_argument("--no-region-analysis", action="store_true")
     args = parser.parse_args()
 
     model = getattr(nt.zoo, args.model)(args.scale)
@@ -64,7 +65,7 @@ def main():
     t0 = time.perf_counter()
     lowered = run.lower(model, state)
     t1 = time.perf_counter()
-    compiled = lowered.compile(compiler_options=options if args.region_analysis else None)
+    compiled = lowered.compile(compiler_options=None if args.no_region_analysis else options)
     t2 = time.perf_counter()
     jax.block_until_ready(compiled(model, state))
     times = []

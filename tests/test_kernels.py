@@ -59,13 +59,16 @@ def test_event_matvec_gradients_and_bool_spikes():
     s = RNG.random((2, 6)).astype(np.float32)
     gs, gw = jax.grad(lambda s, w: jnp.sum(jnp.sin(k.event_matvec(s, w))), (0, 1))(s, w)
     rs, rw = jax.grad(lambda s, w: jnp.sum(jnp.sin(s @ w)), (0, 1))(s, w)
-    np.testing.assert_allclose(gs, rs, rtol=1e-5)
-    np.testing.assert_allclose(gw, rw, rtol=1e-5)
+    # atol: float32 sums of O(1) terms may cancel to near zero, where rtol alone is meaningless.
+    np.testing.assert_allclose(gs, rs, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gw, rw, rtol=1e-5, atol=1e-6)
     b = np.array([True, False, True, False, False, True])
     np.testing.assert_allclose(k.event_matvec(b, w), b.astype(np.float32) @ w, rtol=1e-6)
     s = jnp.asarray(s)
-    np.testing.assert_allclose(jax.vmap(k.event_matvec, (0, None))(s, w), s @ w, rtol=1e-5)
-    np.testing.assert_allclose(jax.jit(k.event_matvec)(s, w), s @ w, rtol=1e-5)
+    np.testing.assert_allclose(
+        jax.vmap(k.event_matvec, (0, None))(s, w), s @ w, rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(jax.jit(k.event_matvec)(s, w), s @ w, rtol=1e-5, atol=1e-6)
 
 
 def test_event_matvec_forward_mode_vmapped_weights_and_interpret_backend():
@@ -79,7 +82,9 @@ def test_event_matvec_forward_mode_vmapped_weights_and_interpret_backend():
     np.testing.assert_allclose(y, s @ w, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(dy, ds @ w + s @ dw, rtol=1e-5, atol=1e-5)
     ws = np.stack([w, -2 * w])
-    np.testing.assert_allclose(jax.vmap(k.event_matvec, (None, 0))(s, ws), s @ ws, rtol=1e-5)
+    np.testing.assert_allclose(
+        jax.vmap(k.event_matvec, (None, 0))(s, ws), s @ ws, rtol=1e-5, atol=1e-6
+    )
     y = k.event_matvec(s, w, backend="interpret")
     np.testing.assert_allclose(y, s @ w, rtol=1e-5, atol=1e-6)
 

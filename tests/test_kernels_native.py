@@ -18,7 +18,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 RNG = np.random.default_rng(7)
-# Sizes around the 256-byte blocks of the zero scan (64 float32 / 32 float64 entries).
+# Sizes around the 256-byte blocks of the zero scan (64 float32 / 32 float64 entries) and the
+# 32-row batches in which the event scatter prefetches its rows.
 SHAPES = [(1, 1), (7, 5), (5, 13), (130, 70), (33, 300)]
 DTYPES = (np.float32, np.float64)
 BATCHES = (1, 3)

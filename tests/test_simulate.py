@@ -147,6 +147,47 @@ def test_under_jit_equals_eager():
     np.testing.assert_allclose(np.asarray(s1.v), np.asarray(s2.v), rtol=1e-6)
 
 
+class Counter:
+    """Hashable by identity, so it can sit in a static field."""
+
+    def __init__(self):
+        self.n = 0
+
+
+class CountingLIF(nt.neurons.LIF):
+    """A LIF that counts how often it is traced (a Python side effect runs at trace time only)."""
+
+    traces: Counter = eqx.field(static=True)
+
+    def __init__(self, traces: Counter, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.traces = traces
+
+    def __call__(self, state, current, *, t, dt, key=None):
+        self.traces.n += 1
+        return super().__call__(state, current, t=t, dt=dt, key=key)
+
+
+@pytest.mark.parametrize("every", [1, 5])
+def test_eager_calls_reuse_their_trace(every):
+    # every = 1: the block is one step; every > 1: every - 1 steps in a scan, then the recorded
+    # one (the model is traced twice, as the two bodies differ).
+    m = CountingLIF(Counter(), 3, tau_ref=1.0)
+    per_compile = 1 if every == 1 else 2
+    current = jnp.array([10.0, 21.0, 30.0])
+    runs = [
+        nt.simulate(m, m.init_state(), current * k, dt=0.1, n_steps=100, every=every)[1]
+        for k in (1.0, 1.5, 2.0)
+    ]
+    # The first call traces once for the record size and once to compile; later calls none.
+    assert m.traces.n == 2 * per_compile
+    np.testing.assert_array_equal(
+        np.asarray(runs[2]),
+        np.asarray(jax.jit(lambda c: nt.simulate(m, m.init_state(), c, dt=0.1, n_steps=100,
+                                                  every=every)[1])(current * 2.0)),
+    )  # fmt: skip
+
+
 def test_grad_matches_analytic_subthreshold_response():
     # tau dv/dt = -(v - v_rest) + R I from v_rest: v(T) = v_rest + R I (1 - exp(-T / tau)),
     # so dv(T)/dI = R (1 - exp(-T / tau)) and dv(T)/dtau = -R I T exp(-T / tau) / tau^2.
