@@ -90,8 +90,14 @@ def _run(
     *,
     n_records: int,
     every: int,
+    segment: int | None = None,
 ):
-    """Scan `n_records` blocks of `every` steps, recording `monitor` after each block."""
+    """Scan `n_records` blocks of `every` steps, recording `monitor` after each block.
+
+    With `segment` (blocks per segment), the blocks run as segments under `jax.checkpoint`:
+    a backward pass stores only the state at each segment's start and recomputes the steps
+    inside one segment at a time.
+    """
 
     def input_at(x, t):
         if fn is not None:
@@ -120,8 +126,33 @@ def _run(
         return (state, i + 1), monitor(state, out)
 
     i0 = jnp.asarray(first_step, jnp.int32)
-    (state, _), records = jax.lax.scan(block, (state, i0), series, length=n_records)
-    return state, records
+    if segment is None or segment >= n_records:
+        (state, _), records = jax.lax.scan(block, (state, i0), series, length=n_records)
+        return state, records
+    n_full, tail = divmod(n_records, segment)
+    head_xs = None
+    if series is not None:
+        head_xs = jax.tree.map(
+            lambda x: x[: n_full * segment].reshape((n_full, segment) + x.shape[1:]), series
+        )
+    carry, records = jax.lax.scan(
+        jax.checkpoint(_scanned(block, segment)), (state, i0), head_xs, length=n_full
+    )
+    records = jax.tree.map(lambda r: r.reshape((n_full * segment,) + r.shape[2:]), records)
+    if tail:
+        tail_xs = None if series is None else jax.tree.map(lambda x: x[n_full * segment :], series)
+        carry, rest = jax.checkpoint(_scanned(block, tail))(carry, tail_xs)
+        records = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), records, rest)
+    return carry[0], records
+
+
+def _scanned(block, length: int):
+    """`length` blocks as one function of (carry, xs) -> (carry, records)."""
+
+    def run(carry, xs):
+        return jax.lax.scan(block, carry, xs, length=length)
+
+    return run
 
 
 _run_jit = eqx.filter_jit(_run)
@@ -165,6 +196,7 @@ def simulate(
     key: PRNGKeyArray | None = None,
     progress: bool = False,
     chunk_size: int | None = None,
+    checkpoint: int | None = None,
 ) -> tuple[PyTree, PyTree]:
     """Run `model` for `n_steps` steps of `dt` ms from `state`; return `(state, records)`.
 
@@ -186,6 +218,11 @@ def simulate(
     - `progress`: show a tqdm bar of the simulated time (needs `simulate` to run eagerly).
     - `chunk_size`: steps per compiled call when running eagerly (a multiple of `every`); by
       default chosen so that one chunk's records take at most 64 MiB of device memory.
+    - `checkpoint`: gradient checkpointing for BPTT. The run is split into segments of
+      `checkpoint` steps (a multiple of `every`) under `jax.checkpoint`: the backward pass keeps
+      the state at each segment's start and recomputes one segment at a time, so its memory
+      grows as n_steps / checkpoint + checkpoint steps' worth instead of n_steps (about
+      sqrt(n_steps) with `checkpoint` near sqrt(n_steps)), for one extra forward pass.
 
     Records have a leading time axis of length n_steps // every. Called eagerly, the run is
     compiled once per chunk length and records stream to host memory chunk by chunk; under
@@ -204,6 +241,7 @@ def simulate(
             f"simulate(n_steps={n}, every={every}): n_steps must be a multiple of every, "
             f"otherwise the last {n % every} steps would run unrecorded."
         )
+    segment = _segment(checkpoint, every)
     kind = _classify_inputs(inputs, n)
     monitor = _default_monitor if monitor is None else monitor
     n_records = n // every
@@ -228,7 +266,7 @@ def simulate(
             series = jax.tree.map(lambda x: blocks(jnp.asarray(x), 0, n_records), series)
         return _run(
             model, state, series, const, fn, monitor, 0, dt, t0, key,
-            n_records=n_records, every=every,
+            n_records=n_records, every=every, segment=segment,
         )  # fmt: skip
 
     per_chunk = _records_per_chunk(
@@ -248,7 +286,7 @@ def simulate(
         )
         state, records = run(
             model, state, xs, const, fn, monitor, jnp.int32(start * every), dt, t0, key,
-            n_records=stop - start, every=every,
+            n_records=stop - start, every=every, segment=segment,
         )  # fmt: skip
         chunks.append(jax.device_get(records))
         if bar is not None:
@@ -258,6 +296,23 @@ def simulate(
         bar.close()
     records = jax.tree.map(lambda *xs: jnp.asarray(np.concatenate(xs)), *chunks)
     return state, records
+
+
+def _segment(checkpoint, every: int) -> int | None:
+    """Blocks of `every` steps per checkpointed segment (None: no checkpointing)."""
+    if checkpoint is None:
+        return None
+    if (
+        isinstance(checkpoint, bool)
+        or not isinstance(checkpoint, int | np.integer)
+        or checkpoint < every
+        or checkpoint % every
+    ):
+        raise ValueError(
+            f"simulate(checkpoint={checkpoint!r}, every={every}): checkpoint must be a number "
+            "of steps per checkpointed segment, a positive multiple of every."
+        )
+    return int(checkpoint) // every
 
 
 def _records_per_chunk(

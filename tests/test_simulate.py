@@ -204,6 +204,60 @@ def test_grad_matches_analytic_subthreshold_response():
     np.testing.assert_allclose(float(g_model.tau), -R * I * T * np.exp(-T / tau) / tau**2, **tol)
 
 
+@pytest.mark.parametrize("every,checkpoint", [(1, 7), (2, 10), (5, 50), (1, 1000)])
+def test_checkpointed_gradients_equal_plain_ones(every, checkpoint):
+    # Segments of 7 steps leave a tail (100 = 14 * 7 + 2); 1000 > n_steps is one segment.
+    lif = nt.neurons.LIF(4, tau=10.0, v_th=1.0, v_reset=0.0)
+    x = jnp.asarray(np.random.default_rng(1).random((100, 3, 4)) * 0.4)
+
+    def loss(model, x, checkpoint):
+        _, v = nt.simulate(
+            model, model.init_state((3,)), x, dt=1.0, n_steps=100, every=every,
+            monitor=lambda s, o: s.v, checkpoint=checkpoint,
+        )  # fmt: skip
+        return jnp.sum(jnp.sin(v))
+
+    value, grads = eqx.filter_value_and_grad(loss)(lif, x, None)
+    value_c, grads_c = eqx.filter_value_and_grad(loss)(lif, x, checkpoint)
+    np.testing.assert_allclose(value_c, value, rtol=1e-6)
+    for a, b in zip(jax.tree.leaves(grads_c), jax.tree.leaves(grads)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert float(jnp.abs(grads.tau)) > 0
+    # Eager calls checkpoint too (same records).
+    _, plain = nt.simulate(lif, lif.init_state((3,)), x, dt=1.0, n_steps=100, every=every)
+    _, ckpt = nt.simulate(
+        lif, lif.init_state((3,)), x, dt=1.0, n_steps=100, every=every, checkpoint=checkpoint
+    )
+    np.testing.assert_array_equal(ckpt, plain)
+
+
+def test_checkpointing_makes_bptt_memory_sublinear():
+    # XLA's own buffer assignment for the compiled gradient: without checkpointing the backward
+    # pass stores every step's residuals (linear in n_steps); with segments of ~sqrt(n_steps)
+    # steps it stores the segment starts plus one segment (~2 sqrt(n_steps)).
+    lif = nt.neurons.LIF(1000, tau=10.0, v_th=1.0, v_reset=0.0)
+
+    def loss(w, n, checkpoint):
+        drive = lambda t: w * (1.5 + jnp.sin(t / 10.0))  # noqa: E731
+        _, v = nt.simulate(
+            lif, lif.init_state((8,)), drive, dt=1.0, n_steps=n, checkpoint=checkpoint,
+            monitor=lambda s, o: jnp.mean(s.v),
+        )  # fmt: skip
+        return jnp.mean(v**2)
+
+    def temp_bytes(n, checkpoint):
+        grad = jax.jit(jax.grad(loss), static_argnums=(1, 2))
+        return (
+            grad.lower(jnp.ones(1000), n, checkpoint).compile().memory_analysis().temp_size_in_bytes
+        )
+
+    plain = [temp_bytes(n, None) for n in (100, 1600)]
+    ckpt = [temp_bytes(n, int(np.sqrt(n))) for n in (100, 1600)]
+    assert plain[1] / plain[0] > 12  # 16x the steps: ~linear
+    assert ckpt[1] / ckpt[0] < 6  # 16x the steps: ~sqrt (4x), plus constants
+    assert ckpt[1] < plain[1] / 8
+
+
 def test_vmap_parameter_sweep_equals_loop():
     taus = jnp.array([5.0, 10.0, 20.0, 40.0])
     models = eqx.filter_vmap(lambda tau: nt.neurons.LIF(2, tau=tau, tau_ref=1.0))(taus)
@@ -243,6 +297,9 @@ def test_progress_bar_reports_simulated_time():
         (dict(dt=0.1, n_steps=10, every=3), "multiple of every"),
         (dict(dt=0.1, n_steps=10, every=0), "every=0"),
         (dict(dt=0.1, n_steps=10, chunk_size=3, every=2), "chunk_size"),
+        (dict(dt=0.1, n_steps=10, checkpoint=3, every=2), "checkpoint=3"),
+        (dict(dt=0.1, n_steps=10, checkpoint=0), "checkpoint=0"),
+        (dict(dt=0.1, n_steps=10, checkpoint=True), "checkpoint=True"),
     ],
 )
 def test_bad_arguments_raise(kwargs, match):
