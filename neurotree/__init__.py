@@ -31,6 +31,7 @@ from . import (  # noqa: E402
     neurons as neurons,
     surrogate as surrogate,
     synapses as synapses,
+    training as training,
     zoo as zoo,
 )
 from ._core import DynamicalSystem as DynamicalSystem  # noqa: E402

@@ -340,3 +340,41 @@ def test_spike_times_take_no_input():
         nt.simulate(src, src.init_state(), 1.0, dt=0.1, n_steps=5)
     with pytest.raises(ValueError, match=r"dt=0\.0"):
         src(src.init_state(), t=0.0, dt=0.0)
+
+
+# ---------------------------------------------------------------------------------- SpikeTrain
+
+
+def test_spike_train_replays_its_input_into_a_network():
+    # Spikes of a replayed train reach a post population through a projection exactly as
+    # SpikeTimes' do: a spike at step n acts from step n + 1 (DESIGN: "Networks").
+    T, B, n = 6, 2, 3
+    train = np.zeros((T, B, n), np.float32)
+    train[1, 0, 0] = train[3, 1, 2] = 1.0
+    net = nt.Network(
+        populations={"in": I.SpikeTrain(n), "out": nt.neurons.LeakyIntegrator(1, tau=1e9)},
+        projections={
+            "p": nt.AlignPost(pre="in", post="out", comm=nt.comm.Dense(np.ones((n, 1))),
+                              syn=nt.synapses.Expon(tau=1e9), out=nt.synapses.CUBA())
+        },
+    )  # fmt: skip
+    _, rec = nt.simulate(
+        net, net.init_state((B,)), {"in": jnp.asarray(train)}, dt=1.0, n_steps=T,
+        monitor=lambda s, o: s.populations["in"].spike,
+    )  # fmt: skip
+    np.testing.assert_array_equal(rec, train)
+    src = I.SpikeTrain(n)
+    _, out = nt.simulate(src, src.init_state((B,)), jnp.asarray(train), dt=1.0, n_steps=T)
+    np.testing.assert_array_equal(out, train)
+    _, none = nt.simulate(src, src.init_state(), None, dt=1.0, n_steps=2)
+    np.testing.assert_array_equal(none, np.zeros((2, n)))
+
+
+def test_spike_train_passes_gradients_and_checks_shapes():
+    src = I.SpikeTrain(4)
+    g = jax.grad(lambda x: src(src.init_state(), x, t=0.0, dt=1.0)[1].sum())(jnp.ones(4))
+    np.testing.assert_array_equal(g, np.ones(4))
+    with pytest.raises(ValueError, match="SpikeTrain"):
+        src(src.init_state(), jnp.ones(5), t=0.0, dt=1.0)
+    with pytest.raises(ValueError, match=r"SpikeTrain\(size=0\)"):
+        I.SpikeTrain(0)

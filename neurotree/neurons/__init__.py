@@ -15,6 +15,7 @@ from ._hindmarsh_rose import (
     HindmarshRoseState as HindmarshRoseState,
 )
 from ._izhikevich import Izhikevich as Izhikevich, IzhikevichState as IzhikevichState
+from ._leaky import LeakyIntegrator as LeakyIntegrator, LeakyIntegratorState as LeakyIntegratorState
 from ._lif import LIF as LIF, LIFState as LIFState
 from ._morris_lecar import MorrisLecar as MorrisLecar, MorrisLecarState as MorrisLecarState
 from ._quaif import QuaIF as QuaIF, QuaIFState as QuaIFState
