@@ -11,6 +11,11 @@ from ._checkpoint import (
     load_checkpoint as load_checkpoint,
     save_checkpoint as save_checkpoint,
 )
+from ._decision_task import (
+    DecisionTrials as DecisionTrials,
+    ideal_accuracy as ideal_accuracy,
+    perceptual_decision as perceptual_decision,
+)
 from ._encoders import (
     bernoulli_encode as bernoulli_encode,
     latency_encode as latency_encode,
@@ -32,6 +37,7 @@ from ._losses import (
     spike_count_regularizer as spike_count_regularizer,
 )
 from ._nvar import NVAR as NVAR, NVARState as NVARState
+from ._rate_rnn import RateRNN as RateRNN, RateRNNState as RateRNNState
 from ._readouts import (
     last_readout as last_readout,
     max_readout as max_readout,
