@@ -27,7 +27,7 @@ is deterministic, smooth and has a handful of parameters. Measured on the AdExIF
 (learning rate 0.03 decaying 30-fold) still had `a` 4% off after 1,500 steps, along a nearly
 flat valley that L-BFGS crosses in about 50 iterations.
 
-    python examples/fit_neuron.py [--small] [--out neurotree-out]
+    python examples/fit_neuron.py [--small] [--out examples/out]
 """
 
 import argparse
@@ -250,6 +250,6 @@ def main(small: bool = False, out: str = "examples/out") -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="fewer iterations, shorter HH trace")
-    parser.add_argument("--out", default="neurotree-out", help="folder for the figure")
+    parser.add_argument("--out", default="examples/out", help="folder for the figure")
     args = parser.parse_args()
     main(small=args.small, out=args.out)

@@ -8,7 +8,7 @@ generated (`nt.training.perceptual_decision`); training is optax Adam on the mas
 error, through `nt.simulate` with `eqx.filter_value_and_grad`. The psychometric curve (accuracy
 against coherence) is compared with the ideal observer of the same noisy inputs, an upper bound.
 
-    python examples/perceptual_decision.py [--small] [--out neurotree-out]
+    python examples/perceptual_decision.py [--small] [--out examples/out]
 """
 
 import argparse
@@ -148,6 +148,6 @@ def main(small: bool = False, out: str = "examples/out") -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="smaller network, fewer steps")
-    parser.add_argument("--out", default="neurotree-out", help="folder for the figure")
+    parser.add_argument("--out", default="examples/out", help="folder for the figure")
     args = parser.parse_args()
     main(small=args.small, out=args.out)

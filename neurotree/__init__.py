@@ -22,6 +22,7 @@ def _source_tree_kernels() -> None:
 _source_tree_kernels()
 
 from . import (  # noqa: E402
+    analysis as analysis,
     channels as channels,
     comm as comm,
     conn as conn,
@@ -29,6 +30,7 @@ from . import (  # noqa: E402
     integrators as integrators,
     kernels as kernels,
     neurons as neurons,
+    plot as plot,
     surrogate as surrogate,
     synapses as synapses,
     training as training,

@@ -1,5 +1,6 @@
 """Neuron models. Spiking neurons return `(state, spike)`; continuous ones `(state, state)`."""
 
+from ._alif import ALIF as ALIF, ALIFState as ALIFState
 from ._cond_neuron import CondNeuron as CondNeuron, CondNeuronState as CondNeuronState
 from ._expif import (
     AdExIF as AdExIF,

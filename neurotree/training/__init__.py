@@ -21,7 +21,12 @@ from ._encoders import (
     latency_encode as latency_encode,
     poisson_encode as poisson_encode,
 )
+from ._eprop import RSNN as RSNN, RSNNState as RSNNState, eprop as eprop
 from ._esn import EchoStateNetwork as EchoStateNetwork, ESNState as ESNState
+from ._evidence import (
+    EvidenceTrials as EvidenceTrials,
+    evidence_accumulation as evidence_accumulation,
+)
 from ._fit import fit as fit
 from ._force import (
     ForceResult as ForceResult,
