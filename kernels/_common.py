@@ -53,3 +53,11 @@ def flatten_batch(x):
     """(..., n) -> (B, n) and the leading shape to restore."""
     lead = x.shape[:-1]
     return x.reshape((int(np.prod(lead)), x.shape[-1])), lead
+
+
+def exact_precision():
+    """The dot precision that keeps float32 exact on the default backend: HIGHEST on GPUs and TPUs
+    (whose default passes round to TF32 / bfloat16), None on CPU, where the default is already full
+    float32 and HIGHEST makes XLA:CPU pick a slower dot for transposes (a BPTT step through a
+    784 x 100 layer: 30 ms instead of 18 ms at T = 100)."""
+    return None if jax.default_backend() == "cpu" else jax.lax.Precision.HIGHEST

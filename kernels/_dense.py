@@ -7,16 +7,13 @@ W), both plain XLA dots.
 
 import functools
 
-import jax
 import jax.numpy as jnp
 from jax.interpreters import ad
 from jaxtyping import Array, ArrayLike
 
 from ._backends import check_backend, raw_kernel
-from ._common import as_float, flatten_batch
+from ._common import as_float, exact_precision, flatten_batch
 from ._primitive import define
-
-_HIGHEST = jax.lax.Precision.HIGHEST
 
 
 def event_matvec(spikes: ArrayLike, weights: ArrayLike, *, backend: str = "auto") -> Array:
@@ -42,13 +39,13 @@ def event_matvec(spikes: ArrayLike, weights: ArrayLike, *, backend: str = "auto"
     dtype = jnp.result_type(spikes, weights)
     x2, lead = flatten_batch(spikes.astype(dtype))
     if 0 in x2.shape or 0 in weights.shape:
-        return jnp.matmul(spikes.astype(dtype), weights.astype(dtype), precision=_HIGHEST)
+        return jnp.matmul(spikes.astype(dtype), weights.astype(dtype), precision=exact_precision())
     y2 = event_matvec_p.bind(x2, weights.astype(dtype), backend=backend)
     return y2.reshape(lead + y2.shape[-1:])
 
 
 def _reference():
-    return functools.partial(jnp.matmul, precision=_HIGHEST)
+    return lambda x2, w: jnp.matmul(x2, w, precision=exact_precision())
 
 
 def _implementation(impl: str):
@@ -74,8 +71,8 @@ ad.defjvp(
 def _transpose(ct, x2, w, **params):
     if type(ct) is ad.Zero:
         return None, None
-    ct_x = jnp.matmul(ct, w.T, precision=_HIGHEST) if ad.is_undefined_primal(x2) else None
-    ct_w = jnp.matmul(x2.T, ct, precision=_HIGHEST) if ad.is_undefined_primal(w) else None
+    ct_x = jnp.matmul(ct, w.T, precision=exact_precision()) if ad.is_undefined_primal(x2) else None
+    ct_w = jnp.matmul(x2.T, ct, precision=exact_precision()) if ad.is_undefined_primal(w) else None
     return ct_x, ct_w
 
 

@@ -1,10 +1,10 @@
 """All-to-all communication, with or without self-connections."""
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
+from ..kernels._common import exact_precision
 from ._base import Comm, all_pairs, outer_matrix, size, weight_of_shape
 
 
@@ -46,7 +46,7 @@ class AllToAll(Comm):
         x = self._pre(x)
         w = self._weight(weight, self.weight, ((), (self.n_pre, self.n_post)))
         if w.ndim == 2:
-            return jnp.matmul(x, self._mask(w), precision=jax.lax.Precision.HIGHEST)
+            return jnp.matmul(x, self._mask(w), precision=exact_precision())
         total = jnp.sum(x, axis=-1, keepdims=True)
         y = total if self.include_self else total - x
         return jnp.broadcast_to(w * y, x.shape[:-1] + (self.n_post,))

@@ -1,11 +1,11 @@
 """All-to-all communication between consecutive blocks of neurons, one weight per block pair."""
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
+from ..kernels._common import exact_precision
 from ._base import Comm, all_pairs, outer_matrix, size, weight_of_shape
 
 
@@ -43,10 +43,10 @@ class BlockAllToAll(Comm):
         x = self._pre(x)
         if weight is not None:
             w = self._weight(weight, None, ((self.n_pre, self.n_post),))
-            return jnp.matmul(x, w, precision=jax.lax.Precision.HIGHEST)
+            return jnp.matmul(x, w, precision=exact_precision())
         bounds = np.cumsum((0,) + self.pre_sizes)
         sums = jnp.stack([x[..., a:b].sum(-1) for a, b in zip(bounds[:-1], bounds[1:])], -1)
-        per_block = jnp.matmul(sums, self.weight, precision=jax.lax.Precision.HIGHEST)
+        per_block = jnp.matmul(sums, self.weight, precision=exact_precision())
         return self._expand(per_block, self.post_sizes, self.n_post, -1)
 
     @staticmethod

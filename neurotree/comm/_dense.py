@@ -2,11 +2,11 @@
 
 from typing import ClassVar
 
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from .. import kernels
+from ..kernels._common import exact_precision
 from ._base import Comm, all_pairs, outer_matrix, param
 
 
@@ -29,7 +29,7 @@ class _Matrix(Comm):
         w = self._weight(weight, self.weight, ((self.n_pre, self.n_post),))
         if self.event:
             return kernels.event_matvec(x, w)
-        return jnp.matmul(x, w, precision=jax.lax.Precision.HIGHEST)
+        return jnp.matmul(x, w, precision=exact_precision())
 
     def plastic_weight(self) -> Float[Array, "n_pre n_post"]:
         return self.weight

@@ -6,8 +6,8 @@ series); spike sources and the OU current are models that `nt.simulate` steps li
 
 from ._ou import OUProcess as OUProcess, OUState as OUState
 from ._poisson import PoissonInput as PoissonInput, PoissonState as PoissonState
-from ._spike_train import SpikeTrain as SpikeTrain, SpikeTrainState as SpikeTrainState
 from ._spike_times import SpikeTimes as SpikeTimes, SpikeTimesState as SpikeTimesState
+from ._spike_train import SpikeTrain as SpikeTrain, SpikeTrainState as SpikeTrainState
 from ._waveforms import (
     Constant as Constant,
     Ramp as Ramp,

@@ -15,8 +15,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._core import DynamicalSystem, broadcast_input, check, check_dt, param
-
-_HIGHEST = jax.lax.Precision.HIGHEST
+from ..kernels._common import exact_precision
 
 
 class ESNState(eqx.Module):
@@ -177,11 +176,11 @@ class EchoStateNetwork(DynamicalSystem):
         check_dt("EchoStateNetwork", dt)
         u = broadcast_input("EchoStateNetwork", "u", u, state.x.shape[:-1] + (self.n_in,))
         drive = (
-            jnp.matmul(u, self.W_in, precision=_HIGHEST)
-            + jnp.matmul(state.x, self.W, precision=_HIGHEST)
+            jnp.matmul(u, self.W_in, precision=exact_precision())
+            + jnp.matmul(state.x, self.W, precision=exact_precision())
             + self.b
         )
         x = (1.0 - self.leak) * state.x + self.leak * jnp.tanh(drive)
         if self.W_out is None:
             return ESNState(x=x), x
-        return ESNState(x=x), jnp.matmul(x, self.W_out, precision=_HIGHEST) + self.b_out
+        return ESNState(x=x), jnp.matmul(x, self.W_out, precision=exact_precision()) + self.b_out

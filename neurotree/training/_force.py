@@ -18,8 +18,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._core import check, check_dt
-
-_HIGHEST = jax.lax.Precision.HIGHEST
+from ..kernels._common import exact_precision
 
 
 class RLSState(eqx.Module):
@@ -62,8 +61,8 @@ def rls_update(state: RLSState, r: Float[Array, " n"], error: Float[Array, " m"]
             f"rls_update: features r of shape {r.shape} and error of shape {error.shape}; "
             f"expected ({n},) and ({m},) for the readout W of shape {state.W.shape}."
         )
-    Pr = jnp.matmul(state.P, r, precision=_HIGHEST)
-    k = Pr / (1.0 + jnp.dot(r, Pr, precision=_HIGHEST))
+    Pr = jnp.matmul(state.P, r, precision=exact_precision())
+    k = Pr / (1.0 + jnp.dot(r, Pr, precision=exact_precision()))
     P = state.P - jnp.outer(k, Pr)
     return RLSState(P=0.5 * (P + P.T), W=state.W - jnp.outer(k, error))
 
@@ -183,7 +182,7 @@ def force(
         state, rls, z_prev, n = carry
         u_n, f_n = xs
         state, r = advance(state, u_n, z_prev, n)
-        z = jnp.matmul(r, rls.W, precision=_HIGHEST)
+        z = jnp.matmul(r, rls.W, precision=exact_precision())
         updated = rls_update(rls, r, z - f_n)
         learn = n >= washout
         rls = jax.tree.map(lambda a, b: jnp.where(learn, a, b), updated, rls)

@@ -1,13 +1,11 @@
 """Ridge regression: the closed-form linear readout fitted offline to recorded states."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from .._core import check
-
-_HIGHEST = jax.lax.Precision.HIGHEST
+from ..kernels._common import exact_precision
 
 
 def ridge(
@@ -55,10 +53,10 @@ def ridge(
         x_mean, y_mean = x.mean(axis=0), y.mean(axis=0)
         x, y = x - x_mean, y - y_mean
     u, s, vt = jnp.linalg.svd(x, full_matrices=False)
-    w = jnp.matmul(vt.T * (s / (s * s + alpha)), jnp.matmul(u.T, y, precision=_HIGHEST),
-                   precision=_HIGHEST)  # fmt: skip
+    w = jnp.matmul(vt.T * (s / (s * s + alpha)), jnp.matmul(u.T, y, precision=exact_precision()),
+                   precision=exact_precision())  # fmt: skip
     b = (
-        y_mean - jnp.matmul(x_mean, w, precision=_HIGHEST)
+        y_mean - jnp.matmul(x_mean, w, precision=exact_precision())
         if bias
         else jnp.zeros(y.shape[-1], dtype)
     )

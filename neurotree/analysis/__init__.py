@@ -1,0 +1,1 @@
+"""Analysis of neurotree models (phase plane, bifurcation, slow points, measures): in progress."""

@@ -1,0 +1,1 @@
+"""Plots of records and analyses (matplotlib, the optional `plot` extra): in progress."""
