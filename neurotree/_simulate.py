@@ -94,6 +94,9 @@ def _run(
 ):
     """Scan `n_records` blocks of `every` steps, recording `monitor` after each block.
 
+    `series` leaves have a leading axis of blocks, then one of `every` steps (none when
+    every = 1).
+
     With `segment` (blocks per segment), the blocks run as segments under `jax.checkpoint`:
     a backward pass stores only the state at each segment's start and recomputes the steps
     inside one segment at a time.
@@ -121,7 +124,7 @@ def _run(
         if every > 1:
             head = None if xs is None else jax.tree.map(lambda x: x[:-1], xs)
             (state, i), _ = jax.lax.scan(step, (state, i), head, length=every - 1)
-        last = None if xs is None else jax.tree.map(lambda x: x[-1], xs)
+        last = xs if xs is None or every == 1 else jax.tree.map(lambda x: x[-1], xs)
         state, out = advance(state, i, last)
         return (state, i + 1), monitor(state, out)
 
@@ -167,7 +170,9 @@ def _record_bytes(model, state, series, const, fn, monitor, dt, t0, key, every) 
     """Bytes of one record, as a constant computed from shapes only."""
 
     def first_record(model, state):
-        xs = None if series is None else jax.tree.map(lambda x: x[None, :every], series)
+        xs = None
+        if series is not None:
+            xs = jax.tree.map(lambda x: x[:1] if every == 1 else x[None, :every], series)
         _, records = _run(
             model, state, xs, const, fn, monitor, 0, dt, t0, key, n_records=1, every=every
         )
@@ -252,7 +257,10 @@ def simulate(
     t0 = jnp.asarray(t0, dtype=dt.dtype)
 
     def blocks(x, start, stop):
-        return x[start * every : stop * every].reshape((stop - start, every) + x.shape[1:])
+        # With every > 1, a leading axis of blocks; with every = 1 the steps themselves (an
+        # extra axis of 1 would make XLA copy the whole series before the loop).
+        x = x[start * every : stop * every]
+        return x if every == 1 else x.reshape((stop - start, every) + x.shape[1:])
 
     traced = _is_traced((model, state, inputs, key, dt, t0))
     if traced:
