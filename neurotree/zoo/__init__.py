@@ -7,3 +7,4 @@ from ._cuba import CUBA as CUBA
 from ._decision_making import DecisionMaking as DecisionMaking
 from ._multi_area import MultiArea as MultiArea
 from ._ventral_stream import VentralStream as VentralStream
+from ._wong_wang import WongWang as WongWang, WongWangState as WongWangState
