@@ -18,8 +18,9 @@ import json
 import pathlib
 import statistics
 import subprocess
-import sys
 import time
+
+from _venv import venv_python
 
 HERE = pathlib.Path(__file__).resolve().parent
 VENV = HERE / ".venv-brian2"
@@ -31,12 +32,7 @@ REQUIREMENTS = ["brian2", "numpy<2.4"]
 
 def brian2_python() -> pathlib.Path:
     """The venv's interpreter; the venv is created and Brian2 installed when missing."""
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        print(f"creating {VENV} and installing {' '.join(REQUIREMENTS)} ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *REQUIREMENTS], check=True)
-    return python
+    return venv_python(VENV, REQUIREMENTS)
 
 
 def run_brian2(models, scale, duration, seeds, target, dt=0.1, method=None) -> dict:

@@ -38,6 +38,7 @@ import subprocess
 import sys
 import time
 
+from _venv import venv_python
 from rates_vs_brian2 import brian2_python
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -62,15 +63,9 @@ def brainpy_base_python() -> str:
 
 def brainpy_python() -> pathlib.Path:
     """The BrainPy venv's interpreter; the venv is created and BrainPy installed when missing."""
-    python = BRAINPY_VENV / "bin" / "python"
-    if not python.exists():
-        base = brainpy_base_python()
-        print(f"creating {BRAINPY_VENV} ({base}) and installing "
-              f"{' '.join(BRAINPY_REQUIREMENTS)} ...", flush=True)  # fmt: skip
-        subprocess.run([base, "-m", "venv", str(BRAINPY_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *BRAINPY_REQUIREMENTS],
-                       check=True)  # fmt: skip
-    return python
+    if (BRAINPY_VENV / "bin" / "python").exists():
+        return BRAINPY_VENV / "bin" / "python"
+    return venv_python(BRAINPY_VENV, BRAINPY_REQUIREMENTS, base=brainpy_base_python())
 
 
 def cpu_name() -> str:

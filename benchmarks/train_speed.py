@@ -23,6 +23,7 @@ import pathlib
 import subprocess
 import sys
 
+from _venv import venv_python
 from speed import brainpy_python, cpu_name, execute, version
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -38,16 +39,6 @@ LIBRARIES = ("neurotree", "neurotree-hoisted", "jax", "jax-hoisted", "torch", "s
              "spikingjelly", "spyx", "brainpy")  # fmt: skip
 
 
-def venv_python(name: str, requirements: list[str]) -> pathlib.Path:
-    venv = HERE / f".venv-{name}"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        print(f"creating {venv} and installing {' '.join(requirements)} ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *requirements], check=True)
-    return python
-
-
 def command(library: str, args) -> tuple[list[str], dict]:
     common = ["--T", str(args.T_now), "--batch", str(args.batch), "--steps", str(args.steps),
               "--warmup", str(args.warmup), "--rate", str(args.rate)]  # fmt: skip
@@ -58,7 +49,8 @@ def command(library: str, args) -> tuple[list[str], dict]:
         return [sys.executable, str(script), *common, "--variant", variant], env
     if base == "brainpy":
         return [str(brainpy_python()), str(HERE / "_train_brainpy.py"), *common], env
-    python = venv_python(*VENVS[base])
+    name, requirements = VENVS[base]
+    python = venv_python(HERE / f".venv-{name}", requirements)
     script = "_train_spyx.py" if base == "spyx" else "_train_torch.py"
     return [str(python), str(HERE / script), *common, "--variant", base], env
 

@@ -58,6 +58,6 @@ def flatten_batch(x):
 def exact_precision():
     """The dot precision that keeps float32 exact on the default backend: HIGHEST on GPUs and TPUs
     (whose default passes round to TF32 / bfloat16), None on CPU, where the default is already full
-    float32 and HIGHEST makes XLA:CPU pick a slower dot for transposes (a BPTT step through a
-    784 x 100 layer: 30 ms instead of 18 ms at T = 100)."""
+    float32 and HIGHEST makes XLA:CPU pick a slower dot for transposes (the gradient of 100 steps
+    of (128, 784) x (784, 100) products: 30 ms instead of 18 ms)."""
     return None if jax.default_backend() == "cpu" else jax.lax.Precision.HIGHEST

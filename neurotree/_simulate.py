@@ -1,5 +1,6 @@
 """`nt.simulate`: the clock-driven scan runner."""
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -139,23 +140,19 @@ def _run(
             lambda x: x[: n_full * segment].reshape((n_full, segment) + x.shape[1:]), series
         )
     carry, records = jax.lax.scan(
-        jax.checkpoint(_scanned(block, segment)), (state, i0), head_xs, length=n_full
+        jax.checkpoint(functools.partial(jax.lax.scan, block, length=segment)),
+        (state, i0),
+        head_xs,
+        length=n_full,
     )
     records = jax.tree.map(lambda r: r.reshape((n_full * segment,) + r.shape[2:]), records)
     if tail:
         tail_xs = None if series is None else jax.tree.map(lambda x: x[n_full * segment :], series)
-        carry, rest = jax.checkpoint(_scanned(block, tail))(carry, tail_xs)
+        carry, rest = jax.checkpoint(functools.partial(jax.lax.scan, block, length=tail))(
+            carry, tail_xs
+        )
         records = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), records, rest)
     return carry[0], records
-
-
-def _scanned(block, length: int):
-    """`length` blocks as one function of (carry, xs) -> (carry, records)."""
-
-    def run(carry, xs):
-        return jax.lax.scan(block, carry, xs, length=length)
-
-    return run
 
 
 _run_jit = eqx.filter_jit(_run)
