@@ -1,13 +1,17 @@
 """Training speed: neurotree's 3-layer SNN, trained by BPTT through `nt.simulate`.
 
-The model is neurotree's own modules: `nt.comm.Dense` (784 -> 100), `nt.synapses.Expon` (tau 5
-ms), `nt.neurons.LIF` (tau 10 ms, threshold 1, reset to 0 detached from the gradient, sigmoid
+The model is neurotree's own modules: `nt.comm.EventDense` (784 -> 100: the input spikes go
+through the event-driven kernel, which reads only the weight rows of the inputs that spiked, in
+the forward product and in the weight gradient), `nt.synapses.Expon` (tau 5 ms),
+`nt.neurons.LIF` (tau 10 ms, threshold 1, reset to 0 detached from the gradient, sigmoid
 surrogate of slope 4), `nt.comm.Dense` (100 -> 10) and `nt.neurons.LeakyIntegrator` (tau 20 ms).
 Discretisation (dt = 1 ms, exponential Euler, exact for inputs held over a step):
 i <- alpha i + W1 x; v <- beta v + (1 - beta) i; o <- kappa o + (1 - kappa) R W2 s with R =
 1 / (1 - kappa), so the same equations as `_train_jax.py`. Only W1 and W2 are trained.
 `--variant hoisted` applies the input layer to the whole spike train before the scan (the
-layer is feedforward, so this is the same model): one (T batch, 784) x (784, 100) product.
+layer is feedforward, so this is the same model): one (T batch, 784) x (784, 100) event product
+for the whole run instead of T small ones, the way to write a feedforward input layer in
+neurotree (SpikingJelly's multi-step mode does the same).
 """
 
 import equinox as eqx
@@ -35,7 +39,7 @@ hoisted = args.variant == "hoisted"
 
 
 class SNN(nt.DynamicalSystem):
-    fc1: nt.comm.Dense
+    fc1: nt.comm.EventDense
     syn: nt.synapses.Expon
     lif: nt.neurons.LIF
     fc2: nt.comm.Dense
@@ -58,7 +62,7 @@ class SNN(nt.DynamicalSystem):
 
 w1, w2 = initial_weights(args)
 model = SNN(
-    fc1=nt.comm.Dense(w1),
+    fc1=nt.comm.EventDense(w1),
     syn=nt.synapses.Expon(TAU_SYN),
     lif=nt.neurons.LIF(100, tau=TAU_MEM, v_rest=0.0, v_reset=0.0, v_th=V_TH,
                        spike_fn=nt.surrogate.Sigmoid(4.0)),

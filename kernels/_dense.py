@@ -1,14 +1,15 @@
 """Event-driven dense matrix-vector product.
 
 y = s @ W for spikes s (B, n_pre) and W (n_pre, n_post). The primitive is linear in s and in W:
-its JVP is the product of the tangents, the transposes are ct @ W^T (for s) and s^T @ ct (for
-W), both plain XLA dots.
+its JVP is the product of the tangents, its transposes are ct @ W^T for s (a plain XLA dot: ct
+is dense) and the weight gradient s^T @ ct for W, the primitive `dense_outer`, whose native
+kernel skips the zeros of s as the forward product does.
 """
 
 import functools
 
 import jax.numpy as jnp
-from jax.interpreters import ad
+from jax.interpreters import ad, batching
 from jaxtyping import Array, ArrayLike
 
 from ._backends import check_backend, raw_kernel
@@ -72,8 +73,54 @@ def _transpose(ct, x2, w, **params):
     if type(ct) is ad.Zero:
         return None, None
     ct_x = jnp.matmul(ct, w.T, precision=exact_precision()) if ad.is_undefined_primal(x2) else None
-    ct_w = jnp.matmul(x2.T, ct, precision=exact_precision()) if ad.is_undefined_primal(w) else None
+    ct_w = dense_outer_p.bind(x2, ct, **params) if ad.is_undefined_primal(w) else None
     return ct_x, ct_w
 
 
 ad.primitive_transposes[event_matvec_p] = _transpose
+
+
+def _outer_reference():
+    return lambda x2, ct: jnp.matmul(x2.T, ct, precision=exact_precision())
+
+
+def _outer_implementation(impl: str):
+    if impl == "native":
+        return functools.partial(raw_kernel(impl, "dense_outer"), event=True)
+    return _outer_reference()  # on GPUs the product of two dense operands is a matmul
+
+
+# g = x2^T @ ct (n_pre, n_post): the weight gradient of event_matvec, linear in x2 and in ct.
+dense_outer_p = define(
+    "dense_outer",
+    abstract=lambda x2, ct, **_: (x2.shape[1], ct.shape[1]),
+    implementation=_outer_implementation,
+    reference=_outer_reference,
+)
+
+ad.defjvp(
+    dense_outer_p,
+    lambda g, x2, ct, **params: dense_outer_p.bind(g, ct, **params),
+    lambda g, x2, ct, **params: dense_outer_p.bind(x2, g, **params),
+)
+
+
+def _outer_transpose(cg, x2, ct, **params):
+    if type(cg) is ad.Zero:
+        return None, None
+    ct_x = jnp.matmul(ct, cg.T, precision=exact_precision()) if ad.is_undefined_primal(x2) else None
+    ct_ct = event_matvec_p.bind(x2, cg, **params) if ad.is_undefined_primal(ct) else None
+    return ct_x, ct_ct
+
+
+ad.primitive_transposes[dense_outer_p] = _outer_transpose
+
+
+def _outer_batch(args, dims, **params):
+    # The rows of x2 and ct are summed over, so a vmapped operand cannot be folded into them:
+    # the vmapped reference runs instead.
+    x2, ct = (jnp.moveaxis(a, d, 0) if d is not None else a[None] for a, d in zip(args, dims))
+    return jnp.einsum("vbi,vbj->vij", x2, ct, precision=exact_precision()), 0
+
+
+batching.primitive_batchers[dense_outer_p] = _outer_batch

@@ -25,7 +25,7 @@ def test_every_example_is_tested():
     # Each example has a `def test_<name>` in tests/test_examples*.py.
     scripts = {p.stem for p in EXAMPLES.glob("*.py")}
     here = pathlib.Path(__file__).resolve().parent
-    source = "\n".join(p.read_text() for p in here.glob("test_examples*.py"))
+    source = "\n".join(p.read_text() for p in here.glob("test_*.py"))
     tested = {name for name in scripts if f"def test_{name}(" in source}
     assert scripts <= tested, scripts - tested
 

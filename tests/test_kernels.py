@@ -71,6 +71,36 @@ def test_event_matvec_gradients_and_bool_spikes():
     np.testing.assert_allclose(jax.jit(k.event_matvec)(s, w), s @ w, rtol=1e-5, atol=1e-6)
 
 
+def test_event_matvec_weight_gradient_is_the_event_outer_product():
+    w = RNG.normal(size=(9, 5)).astype(np.float32)
+    s = ((RNG.random((4, 9)) < 0.3) * RNG.random((4, 9))).astype(np.float32)
+    c = RNG.normal(size=(4, 5)).astype(np.float32)
+
+    def loss(w, s):
+        return jnp.sum(jnp.sin(k.event_matvec(s, w)) * c)
+
+    assert "neurotree_dense_outer" in str(jax.make_jaxpr(jax.grad(loss))(w, s))
+    np.testing.assert_allclose(
+        jax.grad(loss)(w, s), s.T @ (np.cos(s @ w) * c), rtol=1e-5, atol=1e-6
+    )
+    # Second order: the outer product's own JVP and transposes (Hessian-vector product).
+    v = RNG.normal(size=w.shape).astype(np.float32)
+    hvp = jax.jvp(lambda w: jax.grad(loss)(w, s), (w,), (v,))[1]
+    expected = s.T @ (-np.sin(s @ w) * (s @ v) * c)
+    np.testing.assert_allclose(hvp, expected, rtol=1e-4, atol=1e-5)
+    mixed = jax.grad(lambda s: jnp.sum(jax.grad(loss)(w, s) * v))(s)
+    ref = jax.grad(lambda s: jnp.sum(jax.grad(lambda w: jnp.sum(jnp.sin(s @ w) * c))(w) * v))(s)
+    np.testing.assert_allclose(mixed, ref, rtol=1e-4, atol=1e-5)
+
+    # Per-example gradients: vmapped spikes are not folded into the summed rows.
+    def example(w, s, c):
+        return jnp.sum(jnp.sin(k.event_matvec(s, w)) * c)
+
+    per = jax.vmap(jax.grad(example), (None, 0, 0))(w, s, c)
+    expected = np.einsum("bi,bj->bij", s, np.cos(s @ w) * c)
+    np.testing.assert_allclose(per, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_event_matvec_forward_mode_vmapped_weights_and_interpret_backend():
     w = RNG.normal(size=(7, 5)).astype(np.float32)
     s = (RNG.random((3, 7)) < 0.5).astype(np.float32)

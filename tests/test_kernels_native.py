@@ -129,6 +129,49 @@ def test_dense_matvec_equals_numpy(shape, event):
                     np.testing.assert_allclose(y, expected, **tol(dtype))
 
 
+# Columns covering every register block of the dense kernels (1 to 12 SIMD vectors of 8 float32
+# or 4 float64, a half vector, a scalar tail); 2,500 rows are split over several threads.
+DENSE_COLUMNS = (1, 2, 3, 4, 6, 8, 13, 40, 95, 96, 97, 100, 200)
+
+
+@pytest.mark.parametrize("n_post", DENSE_COLUMNS)
+@pytest.mark.parametrize("event", [True, False])
+def test_dense_kernels_cover_every_column_block(n_post, event):
+    n_pre = 37
+    for dtype in DTYPES:
+        w = RNG.normal(size=(n_pre, n_post)).astype(dtype)
+        with x64(dtype):
+            for batch in (1, 5, 2500):
+                ct = RNG.normal(size=(batch, n_post)).astype(dtype)
+                for x in inputs(batch, n_pre, dtype)[2:]:
+                    y = jax.jit(lambda x, w: _native.dense_matvec(x, w, event=event))(x, w)
+                    g = jax.jit(lambda x, c: _native.dense_outer(x, c, event=event))(x, ct)
+                    assert g.shape == (n_pre, n_post) and g.dtype == dtype
+                    x_, w_, c_ = (a.astype(np.float64) for a in (x, w, ct))
+                    np.testing.assert_allclose(y, x_ @ w_, **tol(dtype))
+                    # g sums `batch` products: float32 rounding grows with sqrt(batch).
+                    atol = 1e-12 if dtype == np.float64 else 1e-5 * np.sqrt(batch)
+                    np.testing.assert_allclose(g, x_.T @ c_, rtol=tol(dtype)["rtol"], atol=atol)
+
+
+def test_dense_outer_is_deterministic_and_propagates_nan():
+    # Partial sums per fixed chunk of rows, added in chunk order: the same bits on every run,
+    # whichever thread ran which chunk.
+    x = (RNG.random((3000, 200)) < 0.1).astype(np.float32)
+    ct = RNG.normal(size=(3000, 64)).astype(np.float32)
+    f = jax.jit(lambda x, c: _native.dense_outer(x, c, event=True))
+    first = np.asarray(f(x, ct))
+    for _ in range(5):
+        np.testing.assert_array_equal(f(x, ct), first)
+    # A NaN spike is an event, as in the forward product: it reaches its row of the gradient.
+    x[0, 3] = np.nan
+    g = np.asarray(f(x, ct))
+    assert np.isnan(g[3]).all() and not np.isnan(np.delete(g, 3, axis=0)).any()
+    w = RNG.normal(size=(200, 16)).astype(np.float32)
+    y = np.asarray(jax.jit(lambda x, w: _native.dense_matvec(x, w, event=True))(x, w))
+    assert np.isnan(y[0]).all() and not np.isnan(y[1:]).any()
+
+
 # ---------------------------------------------------------------- JIT connectivity
 
 WEIGHTS = {

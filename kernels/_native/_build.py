@@ -28,6 +28,7 @@ FLAGS = ("-O3", "-march=native", "-shared", "-fPIC", "-std=c++17", "-ffp-contrac
 TARGETS = {
     "neurotree_csr_matvec": "NeurotreeCsrMatvec",
     "neurotree_dense_matvec": "NeurotreeDenseMatvec",
+    "neurotree_dense_outer": "NeurotreeDenseOuter",
     "neurotree_jitc_matvec": "NeurotreeJitcMatvec",
 }
 

@@ -49,6 +49,19 @@ def dense_matvec(x2, weights, *, event: bool):
     return _call("neurotree_dense_matvec", x2, weights.shape[1], weights, event=bool(event))
 
 
+def dense_outer(x2, ct, *, event: bool):
+    """g = x2^T @ ct, of shape (n_pre, n_post) for x2 (B, n_pre) and ct (B, n_post): the weight
+    gradient of `dense_matvec`. With `event`, zero entries of x2 are skipped."""
+    x2 = jnp.asarray(x2)
+    ct = jnp.asarray(ct, x2.dtype)
+    assert ct.ndim == 2 and ct.shape[0] == x2.shape[0], (x2.shape, ct.shape)
+    load()
+    out = jax.ShapeDtypeStruct((x2.shape[1], ct.shape[1]), x2.dtype)
+    return jax.ffi.ffi_call("neurotree_dense_outer", out, vmap_method="sequential")(
+        x2, ct, event=bool(event)
+    )
+
+
 def jitc_matvec(x2, coefs, seed, K, *, shape, transpose: bool, event: bool, kind: str):
     """y2 = x2 @ M (transpose=True) or (M @ x2.T).T for the JIT matrix of `_jitc_def` with
     seed (uint32 scalar), rate constant K (float32 scalar) and weights of `kind` ("scalar":
