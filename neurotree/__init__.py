@@ -43,6 +43,10 @@ from ._projections import (  # noqa: E402
     AlignPre as AlignPre,
     ProjectionState as ProjectionState,
 )
+from ._records import iter_records as iter_records, load_records as load_records  # noqa: E402
+from ._run import RunResult as RunResult, run as run  # noqa: E402
+from ._shard import ShardedNetwork as ShardedNetwork, shard as shard  # noqa: E402
 from ._simulate import simulate as simulate  # noqa: E402
+from ._sweep import sweep as sweep  # noqa: E402
 
 __version__ = "0.1.0"

@@ -199,6 +199,7 @@ def simulate(
     progress: bool = False,
     chunk_size: int | None = None,
     checkpoint: int | None = None,
+    _first_step: int = 0,
 ) -> tuple[PyTree, PyTree]:
     """Run `model` for `n_steps` steps of `dt` ms from `state`; return `(state, records)`.
 
@@ -227,8 +228,12 @@ def simulate(
       sqrt(n_steps) with `checkpoint` near sqrt(n_steps)), for one extra forward pass.
 
     Records have a leading time axis of length n_steps // every. Called eagerly, the run is
-    compiled once per chunk length and records stream to host memory chunk by chunk; under
+    compiled once per chunk length and records stream to host memory chunk by chunk (records
+    sharded over several devices, as a `nt.shard` network's, stay sharded there); under
     `jax.jit`, `jax.grad` or `eqx.filter_vmap` it is one `lax.scan`.
+
+    `_first_step` (private, for `nt.run`): the absolute index of this call's first step, so that
+    a run continued in pieces gets t = t0 + n dt and fold_in(key, n) with the absolute n.
     """
     if not callable(model):
         raise ValueError(f"simulate: model must be a DynamicalSystem; got {type(model).__name__}.")
@@ -270,7 +275,7 @@ def simulate(
         if series is not None:
             series = jax.tree.map(lambda x: blocks(jnp.asarray(x), 0, n_records), series)
         return _run(
-            model, state, series, const, fn, monitor, 0, dt, t0, key,
+            model, state, series, const, fn, monitor, _first_step, dt, t0, key,
             n_records=n_records, every=every, segment=segment,
         )  # fmt: skip
 
@@ -290,34 +295,56 @@ def simulate(
             else jax.tree.map(lambda x, a=start, b=stop: blocks(x, a, b), series)
         )
         state, records = run(
-            model, state, xs, const, fn, monitor, jnp.int32(start * every), dt, t0, key,
-            n_records=stop - start, every=every, segment=segment,
+            model, state, xs, const, fn, monitor, jnp.int32(_first_step + start * every), dt,
+            t0, key, n_records=stop - start, every=every, segment=segment,
         )  # fmt: skip
-        chunks.append(jax.device_get(records))
+        chunks.append(jax.tree.map(_to_host, records))
         if bar is not None:
             bar.update((stop - start) * every * float(dt))
         start = stop
     if bar is not None:
         bar.close()
-    records = jax.tree.map(lambda *xs: jnp.asarray(np.concatenate(xs)), *chunks)
+    records = jax.tree.map(_join, *chunks)
     return state, records
+
+
+def _to_host(x):
+    """A chunk of records in host memory, unless it is sharded over several devices (a
+    `nt.shard` network): then it stays where it is, sharded (it may span other processes)."""
+    if isinstance(x, jax.Array) and len(x.sharding.device_set) > 1:
+        return x
+    return jax.device_get(x)
+
+
+def _join(*xs):
+    if isinstance(xs[0], jax.Array):
+        return xs[0] if len(xs) == 1 else jnp.concatenate(xs)
+    return jnp.asarray(np.concatenate(xs))
+
+
+def _positive_multiple(caller: str, name: str, value, every: int, what: str) -> int | None:
+    """`value` (None or a positive multiple of `every` steps) as an int, else a ValueError."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or value < every
+        or value % every
+    ):
+        raise ValueError(
+            f"{caller}({name}={value!r}, every={every}): {name} must be a number of steps "
+            f"{what}, a positive multiple of every."
+        )
+    return int(value)
 
 
 def _segment(checkpoint, every: int) -> int | None:
     """Blocks of `every` steps per checkpointed segment (None: no checkpointing)."""
-    if checkpoint is None:
-        return None
-    if (
-        isinstance(checkpoint, bool)
-        or not isinstance(checkpoint, int | np.integer)
-        or checkpoint < every
-        or checkpoint % every
-    ):
-        raise ValueError(
-            f"simulate(checkpoint={checkpoint!r}, every={every}): checkpoint must be a number "
-            "of steps per checkpointed segment, a positive multiple of every."
-        )
-    return int(checkpoint) // every
+    steps = _positive_multiple(
+        "simulate", "checkpoint", checkpoint, every, "per checkpointed segment"
+    )
+    return None if steps is None else steps // every
 
 
 def _records_per_chunk(

@@ -20,11 +20,12 @@ import json
 import os
 import pathlib
 import struct
-import tempfile
 from typing import Any, NamedTuple
 
 import equinox as eqx
 from jaxtyping import PyTree
+
+from .._files import atomic_write
 
 _MAGIC = b"NEUROTREE-CKPT\n"
 _FORMAT = 1
@@ -91,17 +92,7 @@ def save_checkpoint(
     body = _MAGIC + struct.pack("<Q", len(header)) + header + model_bytes + opt_bytes
     blob = body + hashlib.sha256(body).digest()
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, blob)
     return path
 
 
