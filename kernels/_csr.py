@@ -18,12 +18,12 @@ import functools
 
 import jax
 import jax.numpy as jnp
-from jax.interpreters import ad
+from jax.interpreters import ad, batching
 from jaxtyping import Array, ArrayLike
 
 from ._backends import check_backend, raw_kernel
 from ._common import as_float, check_input, check_shape, flatten_batch
-from ._primitive import define
+from ._primitive import define, fold_batch_rule
 
 
 def _check_csr(fn: str, indptr, indices, data, shape):
@@ -153,6 +153,32 @@ def _transpose(ct, x2, indptr, indices, data, pre, *, shape, transpose, event, b
 
 
 ad.primitive_transposes[csr_matvec_p] = _transpose
+
+
+_fold_batch = fold_batch_rule(csr_matvec_p, _xla)
+
+
+def _batch(args, dims, **params):
+    # Weights swept over one connectivity (e.g. `nt.sweep` of a synaptic weight): one call of
+    # the chosen backend per member, in a loop, each exactly the unbatched product; the generic
+    # rule would run the vmapped XLA reference over all synapses instead.
+    x2, indptr, indices, data, pre = args
+    dx, _, _, dd, _ = dims
+    if dd is None or any(d is not None for d in dims[1:3] + dims[4:]):
+        return _fold_batch(args, dims, **params)
+    data = jnp.moveaxis(data, dd, 0)
+    if dx is None:
+        x2 = jnp.broadcast_to(x2, (data.shape[0],) + x2.shape)
+    else:
+        x2 = jnp.moveaxis(x2, dx, 0)
+
+    def member(xd):
+        return csr_matvec_p.bind(xd[0], indptr, indices, xd[1], pre, **params)
+
+    return jax.lax.map(member, (x2, data)), 0
+
+
+batching.primitive_batchers[csr_matvec_p] = _batch
 
 
 def csr_matvec(

@@ -53,6 +53,14 @@ def define(
     for platform in ("cpu",) + GPU_PLATFORMS:
         mlir.register_lowering(prim, lowering(platform), platform=platform)
 
+    batching.primitive_batchers[prim] = fold_batch_rule(prim, reference)
+    return prim
+
+
+def fold_batch_rule(prim: Primitive, reference: Callable[..., Callable]) -> Callable:
+    """`define`'s batching rule: a vmapped x is folded into the B rows (one call of any
+    backend); any other mapped operand runs the vmapped XLA reference."""
+
     def batch(args, dims, *, backend, **params):
         x, *rest = args
         if all(d is None for d in dims[1:]):  # only x is mapped
@@ -62,5 +70,4 @@ def define(
             return y.reshape((v, b) + y.shape[1:]), 0
         return jax.vmap(reference(**params), in_axes=tuple(dims))(*args), 0
 
-    batching.primitive_batchers[prim] = batch
-    return prim
+    return batch

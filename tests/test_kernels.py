@@ -194,8 +194,31 @@ def test_csr_under_jit_and_vmap():
     np.testing.assert_allclose(ys[1], 2 * ref, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("transpose", [True, False])
+def test_csr_swept_weights_run_the_kernel_per_member_exactly():
+    # vmap over the weights of one connectivity (a weight sweep): each member is the unbatched
+    # product bit for bit, on the default backend (native here), not the vmapped reference.
+    mask, indptr, indices = random_csr(300, 200, 0.05)
+    x = (RNG.random((3, 300)) < 0.1).astype(np.float32)
+    xs = (RNG.random((5, 3, 300)) < 0.1).astype(np.float32)
+    for data in (np.linspace(0.1, 1.0, 5, dtype=np.float32),
+                 RNG.normal(size=(5, indices.size)).astype(np.float32)):  # fmt: skip
+
+        def f(x, w):
+            return k.event_csr_matvec(x, indptr, indices, w, shape=(300, 200), transpose=True)
+
+        loop = np.stack([jax.jit(f)(x, w) for w in data])
+        np.testing.assert_array_equal(jax.jit(jax.vmap(f, (None, 0)))(x, data), loop)
+        loop = np.stack([jax.jit(f)(a, w) for a, w in zip(xs, data)])
+        np.testing.assert_array_equal(jax.jit(jax.vmap(f))(xs, data), loop)
+        jaxpr = str(jax.make_jaxpr(jax.vmap(f, (None, 0)))(x, data))
+        assert "neurotree_csr_matvec" in jaxpr and "scan" in jaxpr
+        per = jax.vmap(jax.grad(lambda w: jnp.sum(jnp.sin(f(x, w)))))(data)
+        ref = [jax.grad(lambda w: jnp.sum(jnp.sin(f(x, w))))(w) for w in data]
+        np.testing.assert_allclose(per, np.stack(ref), rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("scalar", [True, False])
+@pytest.mark.parametrize("transpose", [True, False])
 def test_csr_forward_mode_and_gradients_under_vmap(transpose, scalar):
     shape = (9, 6)
     mask, indptr, indices = random_csr(*shape, 0.5)
