@@ -18,12 +18,12 @@ import functools
 
 import jax
 import jax.numpy as jnp
-from jax.interpreters import ad, batching
+from jax.interpreters import ad
 from jaxtyping import Array, ArrayLike
 
 from ._backends import check_backend, raw_kernel
 from ._common import as_float, check_input, check_shape, flatten_batch
-from ._primitive import define, fold_batch_rule
+from ._primitive import define
 
 
 def _check_csr(fn: str, indptr, indices, data, shape):
@@ -119,9 +119,12 @@ def _out_shape(x2, *_, shape, transpose, **__):
     return (x2.shape[0], shape[1] if transpose else shape[0])
 
 
+# Operands x2, indptr, indices, data, pre: vmapped weights over one connectivity (a weight
+# sweep) run the backend once per member.
 csr_matvec_p = define(
-    "csr_matvec", abstract=_out_shape, implementation=_implementation, reference=_xla
-)
+    "csr_matvec", abstract=_out_shape, implementation=_implementation, reference=_xla,
+    fixed=(1, 2, 4),
+)  # fmt: skip
 
 
 def _jvp_x(g, x2, indptr, indices, data, pre, **params):
@@ -153,32 +156,6 @@ def _transpose(ct, x2, indptr, indices, data, pre, *, shape, transpose, event, b
 
 
 ad.primitive_transposes[csr_matvec_p] = _transpose
-
-
-_fold_batch = fold_batch_rule(csr_matvec_p, _xla)
-
-
-def _batch(args, dims, **params):
-    # Weights swept over one connectivity (e.g. `nt.sweep` of a synaptic weight): one call of
-    # the chosen backend per member, in a loop, each exactly the unbatched product; the generic
-    # rule would run the vmapped XLA reference over all synapses instead.
-    x2, indptr, indices, data, pre = args
-    dx, _, _, dd, _ = dims
-    if dd is None or any(d is not None for d in dims[1:3] + dims[4:]):
-        return _fold_batch(args, dims, **params)
-    data = jnp.moveaxis(data, dd, 0)
-    if dx is None:
-        x2 = jnp.broadcast_to(x2, (data.shape[0],) + x2.shape)
-    else:
-        x2 = jnp.moveaxis(x2, dx, 0)
-
-    def member(xd):
-        return csr_matvec_p.bind(xd[0], indptr, indices, xd[1], pre, **params)
-
-    return jax.lax.map(member, (x2, data)), 0
-
-
-batching.primitive_batchers[csr_matvec_p] = _batch
 
 
 def csr_matvec(

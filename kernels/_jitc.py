@@ -245,6 +245,7 @@ jitc_matvec_p = define(
     ),
     implementation=_implementation,
     reference=_reference,
+    fixed=(-2, -1),  # seed and K: vmapped weights over one matrix run once per member
 )
 
 

@@ -24,12 +24,14 @@ def define(
     abstract: Callable[..., tuple[int, ...]],
     implementation: Callable[..., Callable],
     reference: Callable[..., Callable],
+    fixed: tuple[int, ...] | None = None,
 ) -> Primitive:
     """A primitive `neurotree_<name>` whose parameters include `backend`.
 
     `abstract(*avals, **params)` gives the output shape (the dtype is x's);
     `implementation(impl, **params)` gives the function of the operands that runs backend
-    `impl` ("xla", "native", "pallas" or "interpret"); `reference(**params)` the XLA one.
+    `impl` ("xla", "native", "pallas" or "interpret"); `reference(**params)` the XLA one;
+    `fixed`: the operands that describe the connectivity (see `fold_batch_rule`).
     """
     prim = Primitive(f"neurotree_{name}")
 
@@ -53,13 +55,18 @@ def define(
     for platform in ("cpu",) + GPU_PLATFORMS:
         mlir.register_lowering(prim, lowering(platform), platform=platform)
 
-    batching.primitive_batchers[prim] = fold_batch_rule(prim, reference)
+    batching.primitive_batchers[prim] = fold_batch_rule(prim, reference, fixed)
     return prim
 
 
-def fold_batch_rule(prim: Primitive, reference: Callable[..., Callable]) -> Callable:
+def fold_batch_rule(
+    prim: Primitive, reference: Callable[..., Callable], fixed: tuple[int, ...] | None = None
+) -> Callable:
     """`define`'s batching rule: a vmapped x is folded into the B rows (one call of any
-    backend); any other mapped operand runs the vmapped XLA reference."""
+    backend). With `fixed` (the operands that describe the connectivity, negative indices
+    allowed): when those are not mapped but weight operands are (a sweep of weights over one
+    connectivity), the members run one call each in a `lax.map`, each exactly the unbatched
+    product. Any other mapping runs the vmapped XLA reference."""
 
     def batch(args, dims, *, backend, **params):
         x, *rest = args
@@ -68,6 +75,25 @@ def fold_batch_rule(prim: Primitive, reference: Callable[..., Callable]) -> Call
             v, b = x.shape[:2]
             y = prim.bind(x.reshape((v * b,) + x.shape[2:]), *rest, backend=backend, **params)
             return y.reshape((v, b) + y.shape[1:]), 0
+        if fixed is not None and all(dims[i] is None for i in fixed):
+            size = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
+            mapped = [
+                i for i, d in enumerate(dims) if d is not None or i == 0
+            ]  # x is looped over too (broadcast when it is not mapped)
+            looped = [
+                jax.numpy.broadcast_to(args[i], (size,) + args[i].shape)
+                if dims[i] is None
+                else jax.numpy.moveaxis(args[i], dims[i], 0)
+                for i in mapped
+            ]
+
+            def member(values):
+                operands = list(args)
+                for i, value in zip(mapped, values):
+                    operands[i] = value
+                return prim.bind(*operands, backend=backend, **params)
+
+            return jax.lax.map(member, looped), 0
         return jax.vmap(reference(**params), in_axes=tuple(dims))(*args), 0
 
     return batch

@@ -215,6 +215,16 @@ def test_csr_swept_weights_run_the_kernel_per_member_exactly():
         per = jax.vmap(jax.grad(lambda w: jnp.sum(jnp.sin(f(x, w)))))(data)
         ref = [jax.grad(lambda w: jnp.sum(jnp.sin(f(x, w))))(w) for w in data]
         np.testing.assert_allclose(per, np.stack(ref), rtol=1e-6, atol=1e-6)
+    # The same for just-in-time connectivity: weights swept over one (seed, prob) matrix.
+    ws = np.linspace(0.1, 1.0, 4, dtype=np.float32)
+
+    def g(x, w):
+        return k.jitc_event_matvec(x, prob=0.05, weight=w, seed=3, shape=(300, 200), transpose=True)
+
+    loop = np.stack([jax.jit(g)(x, w) for w in ws])
+    np.testing.assert_array_equal(jax.jit(jax.vmap(g, (None, 0)))(x, ws), loop)
+    normal = jax.vmap(lambda m: g(x, k.Normal(m, 0.5)))(ws)
+    np.testing.assert_array_equal(normal, np.stack([g(x, k.Normal(m, 0.5)) for m in ws]))
 
 
 @pytest.mark.parametrize("scalar", [True, False])
