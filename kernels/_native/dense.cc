@@ -271,6 +271,8 @@ void outer_by_columns(const T* x, int64_t batch, int64_t n_pre, const T* ct, int
                       T* g, bool event) {
   std::vector<int32_t> start(n_pre + 1, 0), rows, cols;
   std::vector<T> values;
+  rows.reserve(batch * n_pre / 4 + 64);
+  cols.reserve(batch * n_pre / 4 + 64);
   for_rows(x, n_pre, 0, batch, event, [&](int64_t b, const int32_t* idx, int64_t k) {
     for (int64_t s = 0; s < k; ++s) {
       rows.push_back(static_cast<int32_t>(b));
