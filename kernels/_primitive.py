@@ -4,7 +4,8 @@ An operator's first operand is x of shape (B, n_in) (B batch rows); the others d
 matrix. `define` registers the evaluation (compiled eagerly), the abstract evaluation, the
 lowering (per platform, choosing the implementation of the `backend` parameter, see
 `_backends.resolve`) and the batching rule: a vmapped x is folded into the B rows, so every
-backend sees one call; a vmapped matrix operand runs the vmapped XLA reference. Each operator
+backend sees one call; vmapped weights over an unmapped connectivity run one call per member;
+any other vmapped matrix operand runs the vmapped XLA reference. Each operator
 adds its own JVP and transpose rules (all products here are linear in x and in the weights).
 """
 
@@ -31,7 +32,7 @@ def define(
     `abstract(*avals, **params)` gives the output shape (the dtype is x's);
     `implementation(impl, **params)` gives the function of the operands that runs backend
     `impl` ("xla", "native", "pallas" or "interpret"); `reference(**params)` the XLA one;
-    `fixed`: the operands that describe the connectivity (see `fold_batch_rule`).
+    `fixed`: the operands that describe the connectivity (see `_batch_rule`).
     """
     prim = Primitive(f"neurotree_{name}")
 
@@ -55,11 +56,11 @@ def define(
     for platform in ("cpu",) + GPU_PLATFORMS:
         mlir.register_lowering(prim, lowering(platform), platform=platform)
 
-    batching.primitive_batchers[prim] = fold_batch_rule(prim, reference, fixed)
+    batching.primitive_batchers[prim] = _batch_rule(prim, reference, fixed)
     return prim
 
 
-def fold_batch_rule(
+def _batch_rule(
     prim: Primitive, reference: Callable[..., Callable], fixed: tuple[int, ...] | None = None
 ) -> Callable:
     """`define`'s batching rule: a vmapped x is folded into the B rows (one call of any
@@ -77,9 +78,8 @@ def fold_batch_rule(
             return y.reshape((v, b) + y.shape[1:]), 0
         if fixed is not None and all(dims[i] is None for i in fixed):
             size = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
-            mapped = [
-                i for i, d in enumerate(dims) if d is not None or i == 0
-            ]  # x is looped over too (broadcast when it is not mapped)
+            # x is looped over too, broadcast when it is not mapped.
+            mapped = [i for i, d in enumerate(dims) if d is not None or i == 0]
             looped = [
                 jax.numpy.broadcast_to(args[i], (size,) + args[i].shape)
                 if dims[i] is None

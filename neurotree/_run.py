@@ -18,11 +18,11 @@ from jaxtyping import ArrayLike, PRNGKeyArray, PyTree
 
 from . import _records as rec
 from ._simulate import (
-    _BAR_FORMAT,
     _classify_inputs,
     _is_traced,
     _positive_multiple,
     _resolve_steps,
+    _time_bar,
     simulate,
 )
 from .training._checkpoint import load_checkpoint, save_checkpoint
@@ -208,18 +208,6 @@ def _latest_good_checkpoint(folder, like, run_id: str, steps_on_disk: int):
             "disk are then recomputed), or start a new run in another folder."
         )
     return None
-
-
-def _progress_bar(total_ms: float, done_ms: float):
-    try:
-        from tqdm.auto import tqdm
-    except ImportError as e:
-        raise ImportError(
-            "run(progress=True) needs tqdm: pip install 'neurotree[progress]'."
-        ) from e
-    return tqdm(
-        total=total_ms, initial=done_ms, unit="ms", desc="simulated", bar_format=_BAR_FORMAT
-    )
 
 
 def _make_folder(folder: pathlib.Path) -> None:
@@ -409,7 +397,7 @@ def run(
     for stray in (folder / rec.CHECKPOINTS).glob(".*.tmp"):
         stray.unlink()
 
-    bar = _progress_bar(n * float(h), start * float(h)) if progress else None
+    bar = _time_bar("run", n * float(h), start * float(h)) if progress else None
     try:
         step = start
         while step < n:

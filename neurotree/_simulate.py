@@ -283,7 +283,7 @@ def simulate(
         model, state, series, const, fn, monitor, dt, t0, key, n_records, every, chunk_size,
         progress,
     )  # fmt: skip
-    bar = _progress_bar(n * float(dt)) if progress else None
+    bar = _time_bar("simulate", n * float(dt)) if progress else None
     run = _run_jit_cpu if jax.default_backend() == "cpu" else _run_jit
     chunks = []
     start = 0
@@ -370,14 +370,23 @@ def _records_per_chunk(
     return math.ceil(n_records / n_chunks)
 
 
-def _progress_bar(total_ms: float):
+def _progress_bar(caller: str, **bar):
+    """A tqdm bar for `caller(progress=True)`; tqdm is imported only here."""
     try:
         from tqdm.auto import tqdm
     except ImportError as e:
         raise ImportError(
-            "simulate(progress=True) needs tqdm: pip install 'neurotree[progress]'."
+            f"{caller}(progress=True) needs tqdm: pip install 'neurotree[progress]'."
         ) from e
-    return tqdm(total=total_ms, unit="ms", desc="simulated", bar_format=_BAR_FORMAT)
+    return tqdm(**bar)
+
+
+def _time_bar(caller: str, total_ms: float, done_ms: float = 0.0):
+    """A bar of simulated time (ms) with ETA."""
+    return _progress_bar(
+        caller, total=total_ms, initial=done_ms, unit="ms", desc="simulated",
+        bar_format=_BAR_FORMAT,
+    )  # fmt: skip
 
 
 _BAR_FORMAT = "{desc}: {n:.1f}/{total:.1f} ms |{bar}| [{elapsed}<{remaining}]"

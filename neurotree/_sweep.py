@@ -11,6 +11,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import PRNGKeyArray, PyTree
 
+from ._simulate import _is_traced, _progress_bar
+
 # Default device memory for one chunk, per device: the compiled program's arguments, results
 # and temporaries (the simulation's state and records included), as XLA reports them.
 _DEVICE_BYTES = 512 * 2**20
@@ -241,7 +243,7 @@ def sweep(
     """
     plan = _Plan(fn, params, key, chunk_size, devices, progress)
     out = jax.tree.map(lambda s: np.empty((plan.n,) + s.shape[1:], s.dtype), plan.out_info)
-    bar = _progress_bar(plan.n) if progress else None
+    bar = _progress_bar("sweep", total=plan.n, unit="member", desc="sweep") if progress else None
     try:
         for start in range(0, plan.n, plan.chunk):
             stop = min(start + plan.chunk, plan.n)
@@ -254,10 +256,6 @@ def sweep(
         if bar is not None:
             bar.close()
     return out
-
-
-def _is_traced(tree) -> bool:
-    return any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(tree))
 
 
 def _sweep_length(arrays: PyTree) -> int:
@@ -322,13 +320,3 @@ def _device_bytes(compiled) -> int | None:
 
 def _result_bytes(out_info: Any) -> int:
     return sum(math.prod(s.shape) * np.dtype(s.dtype).itemsize for s in jax.tree.leaves(out_info))
-
-
-def _progress_bar(total: int):
-    try:
-        from tqdm.auto import tqdm
-    except ImportError as e:
-        raise ImportError(
-            "sweep(progress=True) needs tqdm: pip install 'neurotree[progress]'."
-        ) from e
-    return tqdm(total=total, unit="member", desc="sweep")

@@ -275,7 +275,7 @@ def test_progress_off_builds_no_bar(tmp_path, monkeypatch):
     def no_bar(*args):
         raise AssertionError("a progress bar was built")
 
-    monkeypatch.setattr(run_module, "_progress_bar", no_bar)
+    monkeypatch.setattr(run_module, "_time_bar", no_bar)
     m = nt.neurons.LIF(3)
     nt.run(m, m.init_state(), 20.0, dt=0.1, n_steps=100, path=tmp_path / "a")
     with pytest.raises(AssertionError, match="progress bar"):
